@@ -1,0 +1,610 @@
+/*
+ * twc client: netcat-like clients (tcp, udp, unix) and `wait`.
+ *
+ *   twc client tcp|udp HOST:PORT
+ *   twc client unix PATH
+ *   twc client wait [--timeout S] ENDPOINT... [-- COMMAND...]
+ *
+ * tcp/unix: stdin goes to the peer and the peer to stdout, both driven by the
+ * reactor (cmd/stdstream.c). At stdin EOF we half-close (shutdown write) and keep
+ * reading until the peer closes; then exit 0. Flow control runs both ways:
+ * when the transport's output is above its high-water mark we stop reading
+ * stdin, and while stdout has unwritten bytes we pause reading the peer.
+ *
+ * udp: each read(2) of stdin is one datagram (so a pipe gives what was written
+ * at once, up to 65507 bytes); replies go to stdout. After stdin EOF we wait
+ * --quit-after seconds without a reply, then exit 0.
+ *
+ * XXX: line editing and history (libedit) when stdin is a terminal are for
+ * later (shared/CLI.md); for now a terminal is read like any other stdin.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cmd/client.h"
+#include "cmd/commands.h"
+#include "cmd/common.h"
+#include "cmd/endpoint.h"
+#include "cmd/stdstream.h"
+#include "lib/addr.h"
+#include "lib/limits.h"
+#include "lib/protocol.h"
+#include "lib/stream.h"
+#include "lib/udp.h"
+
+/* ---- Option tables -------------------------------------------------------------- */
+
+static const struct twc_option stream_opts[] = {
+    {"timeout", 'w', TWC_OPT_SECONDS, 0, NULL, "30", NULL, 0, 0,
+     "give up connecting after SECONDS"},
+};
+
+static const struct twc_option udp_opts[] = {
+    {"quit-after", 'q', TWC_OPT_SECONDS, 0, NULL, "1", NULL, 0, 0,
+     "after stdin ends, exit once no reply came for SECONDS"},
+};
+
+static const struct twc_option wait_opts[] = {
+    {"timeout", 't', TWC_OPT_SECONDS, 0, NULL, "30", NULL, 0, 0,
+     "exit 69 if the endpoints do not all accept within SECONDS"},
+};
+
+static const struct twc_optset client_tcp_set = {
+    "client tcp",
+    "[-w SECONDS] HOST:PORT",
+    "connect to HOST:PORT over TCP: stdin to the peer, the peer to stdout",
+    stream_opts,
+    sizeof(stream_opts) / sizeof(stream_opts[0]),
+    0,
+    NULL,
+    "At stdin EOF the write side is shut down; exits 0 once the peer closes,\n"
+    "69 if the connection fails. IPv6: [::1]:80.",
+};
+
+static const struct twc_optset client_unix_set = {
+    "client unix",
+    "[-w SECONDS] PATH",
+    "connect to the UNIX socket PATH: stdin to the peer, the peer to stdout",
+    stream_opts,
+    sizeof(stream_opts) / sizeof(stream_opts[0]),
+    0,
+    NULL,
+    "At stdin EOF the write side is shut down; exits 0 once the peer closes,\n"
+    "69 if the connection fails.",
+};
+
+static const struct twc_optset client_udp_set = {
+    "client udp",
+    "[-q SECONDS] HOST:PORT",
+    "send each read of stdin as one UDP datagram to HOST:PORT; print replies",
+    udp_opts,
+    sizeof(udp_opts) / sizeof(udp_opts[0]),
+    0,
+    NULL,
+    "Each read(2) of stdin becomes one datagram (at most 65507 bytes). After stdin\n"
+    "ends, exits 0 once no reply arrived for --quit-after seconds; 69 if the peer\n"
+    "refuses (ICMP port unreachable).",
+};
+
+static const struct twc_optset client_wait_set = {
+    "client wait",
+    "[-t SECONDS] ENDPOINT... [-- COMMAND [ARGS]...]",
+    "wait until every ENDPOINT accepts connections, then run COMMAND",
+    wait_opts,
+    sizeof(wait_opts) / sizeof(wait_opts[0]),
+    0,
+    NULL,
+    "ENDPOINT is tcp:HOST:PORT or unix:PATH. Retries every 100 ms. Exits 0 (or\n"
+    "with COMMAND's status) once all accepted, 69 at the timeout.",
+};
+
+static const struct twc_optset *const client_subs[] = {
+    &client_tcp_set, &client_udp_set, &client_unix_set, &client_wait_set, NULL,
+};
+
+const struct twc_optset twc_optset_client = {
+    "client",
+    "tcp|udp|unix|wait [OPTIONS] [ARGS]",
+    "scripted protocol clients: tcp, udp, unix, wait",
+    NULL,
+    0,
+    1,
+    client_subs,
+    NULL,
+};
+
+/* ---- Addresses ------------------------------------------------------------------ */
+
+int twc_client_resolve(const char *host, uint16_t port, int socktype, twc_addr *out, twc_err *err)
+{
+    struct addrinfo hints, *res = NULL;
+    char serv[8];
+    int rc;
+
+    if (twc_addr_from_ip(out, host, port, NULL) == 0)
+        return 0;
+    /* A host name. This runs before the reactor starts, so a blocking lookup
+     * stalls nothing. XXX: connect by name through the c-ares resolver (issue 4). */
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = socktype;
+    snprintf(serv, sizeof(serv), "%u", (unsigned)port);
+    rc = getaddrinfo(host, serv, &hints, &res);
+    if (rc != 0 || res == NULL)
+        return twc_err_set(err, TWC_EDNS, "cannot resolve '%s': %s", host,
+                           rc != 0 ? gai_strerror(rc) : "no address");
+    twc_addr_set(out, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* "HOST:PORT", "[V6]:PORT", "V6\:ESCAPED:PORT", or a name "localhost:80". */
+static int parse_hostport(const char *s, int socktype, twc_addr *out, twc_err *err)
+{
+    const char *colon = strrchr(s, ':');
+    char host[256];
+    uint64_t port;
+    size_t hlen;
+
+    if (twc_addr_parse_hostport(out, s, NULL) == 0 && twc_addr_port(out) != 0)
+        return 0;
+    if (colon == NULL || colon == s || (s[0] == '[' && colon[-1] != ']'))
+        return twc_err_set(err, TWC_EINVAL, "'%s' is not HOST:PORT", s);
+    hlen = (size_t)(colon - s);
+    if (twc_parse_u64(colon + 1, strlen(colon + 1), 1, 65535, &port) < 0)
+        return twc_err_set(err, TWC_EINVAL, "'%s': '%s' is not a port number (1-65535)", s,
+                           colon + 1);
+    if (hlen >= sizeof(host))
+        return twc_err_set(err, TWC_EINVAL, "'%s': host name too long", s);
+    if (s[0] == '[') { /* [name-or-v6]:port */
+        s++;
+        hlen -= 2;
+    }
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    return twc_client_resolve(host, (uint16_t)port, socktype, out, err);
+}
+
+/* ---- tcp / unix ----------------------------------------------------------------- */
+
+struct nc {
+    struct twc_app app;
+    twc_factory factory;
+    twc_protocol proto; /* our one connection */
+    twc_connector *connector;
+    struct twc_stdio io;
+    char target[TWC_ADDR_STRLEN];
+    int connected;
+    int lost;
+    int exit_code;
+};
+
+static void nc_finish(struct nc *c)
+{
+    /* Everything written to stdout: now we may stop. */
+    if (c->lost && twc_stdio_pending(&c->io) == 0)
+        twc_reactor_stop(c->app.reactor);
+}
+
+static void nc_on_input(void *arg, const uint8_t *data, size_t len)
+{
+    struct nc *c = arg;
+
+    if (c->lost)
+        return;
+    if (len == 0) { /* stdin EOF: half-close, keep reading the peer */
+        if (twc_transport_shutdown_write(c->proto.transport) < 0)
+            twc_log_debug(c->app.reactor, c->app.log_system, "half-close not supported");
+        return;
+    }
+    twc_transport_write(c->proto.transport, data, len);
+}
+
+static void nc_on_output_drained(void *arg)
+{
+    struct nc *c = arg;
+
+    if (c->lost) {
+        nc_finish(c);
+        return;
+    }
+    twc_transport_resume_reading(c->proto.transport);
+}
+
+static void nc_on_output_error(void *arg, int sys_errno)
+{
+    struct nc *c = arg;
+
+    /* EPIPE: whoever reads our stdout is gone (`| head`); stop quietly. */
+    if (sys_errno != EPIPE)
+        twc_fail(c->app.name, 0, "cannot write to stdout: %s", strerror(sys_errno));
+    c->exit_code = TWC_EXIT_FAILURE;
+    if (c->lost)
+        twc_reactor_stop(c->app.reactor);
+    else
+        twc_transport_abort(c->proto.transport);
+}
+
+static void nc_connection_made(twc_protocol *p)
+{
+    struct nc *c = container_of(p, struct nc, proto);
+
+    c->connected = 1;
+    twc_log_debug(c->app.reactor, c->app.log_system, "connected to %s", c->target);
+    twc_stdio_start_input(&c->io);
+}
+
+static void nc_data_received(twc_protocol *p, const uint8_t *data, size_t len)
+{
+    struct nc *c = container_of(p, struct nc, proto);
+
+    /* Anything stdout could not take yet: stop reading the peer until it drains,
+     * so a slow reader of our stdout slows the peer instead of growing memory. */
+    if (twc_stdio_write(&c->io, data, len) > 0)
+        twc_transport_pause_reading(p->transport);
+}
+
+/* The transport's output is above its high-water mark: stop reading stdin. */
+static void nc_pause_producing(twc_protocol *p)
+{
+    struct nc *c = container_of(p, struct nc, proto);
+
+    twc_stdio_pause_input(&c->io);
+}
+
+static void nc_write_drained(twc_protocol *p)
+{
+    struct nc *c = container_of(p, struct nc, proto);
+
+    twc_stdio_resume_input(&c->io);
+}
+
+static void nc_connection_lost(twc_protocol *p, const twc_err *why)
+{
+    struct nc *c = container_of(p, struct nc, proto);
+
+    c->lost = 1;
+    twc_stdio_stop_input(&c->io);
+    if (why != NULL && why->code != 0 && c->exit_code == 0) {
+        twc_fail(c->app.name, 0, "connection to %s lost: %s", c->target,
+                 why->msg[0] != '\0' ? why->msg : twc_strerror(why->code));
+        c->exit_code = TWC_EXIT_FAILURE;
+    }
+    nc_finish(c);
+}
+
+static const struct twc_protocol_ops nc_ops = {
+    .name = "client",
+    .connection_made = nc_connection_made,
+    .data_received = nc_data_received,
+    .pause_producing = nc_pause_producing,
+    .write_drained = nc_write_drained,
+    .connection_lost = nc_connection_lost,
+};
+
+static twc_protocol *nc_build(twc_factory *f, const twc_addr *peer)
+{
+    struct nc *c = container_of(f, struct nc, factory);
+
+    (void)peer;
+    c->proto.ops = &nc_ops;
+    return &c->proto;
+}
+
+static void nc_connection_failed(twc_factory *f, const twc_err *why)
+{
+    struct nc *c = container_of(f, struct nc, factory);
+
+    if (c->exit_code == 0) {
+        /* The transport's message names the target already. */
+        if (why->msg[0] != '\0')
+            twc_fail(c->app.name, 0, "%s", why->msg);
+        else
+            twc_fail(c->app.name, 0, "cannot connect to %s: %s", c->target,
+                     twc_strerror(why->code));
+        c->exit_code = why->code == TWC_ECANCELED ? 128 + SIGTERM : TWC_EXIT_UNAVAILABLE;
+    }
+    twc_reactor_stop(c->app.reactor);
+}
+
+static const struct twc_factory_ops nc_factory_ops = {
+    .build = nc_build,
+    .connection_failed = nc_connection_failed,
+};
+
+static void nc_on_signal(twc_reactor *r, int signo, void *arg)
+{
+    struct nc *c = arg;
+
+    c->exit_code = 128 + signo;
+    if (c->connected && !c->lost)
+        twc_transport_abort(c->proto.transport);
+    else if (!c->connected)
+        twc_connector_stop(c->connector); /* connection_failed(ECANCELED) follows */
+    else
+        twc_reactor_stop(r);
+}
+
+static int run_stream(const struct twc_optset *set, int argc, char **argv)
+{
+    struct nc c;
+    twc_addr to;
+    twc_err err;
+    int rc, unix_socket = set == &client_unix_set;
+
+    memset(&c, 0, sizeof(c));
+    c.factory.ops = &nc_factory_ops;
+    c.app.log_system = "client";
+    rc = twc_app_parse(&c.app, set, argc, argv);
+    if (rc >= 0)
+        goto out;
+    if (c.app.args.n != 1) {
+        rc = twc_fail(c.app.name, TWC_EXIT_USAGE, "expected one %s (see twc %s --help)",
+                      unix_socket ? "PATH" : "HOST:PORT", set->name);
+        goto out;
+    }
+    twc_err_clear(&err);
+    rc = unix_socket ? twc_addr_from_path(&to, c.app.args.v[0], &err)
+                     : parse_hostport(c.app.args.v[0], SOCK_STREAM, &to, &err);
+    if (rc < 0) {
+        rc = twc_fail_err(c.app.name, &err, 1);
+        goto out;
+    }
+    twc_addr_format(&to, c.target, sizeof(c.target));
+    rc = twc_app_start(&c.app);
+    if (rc >= 0)
+        goto out;
+    if (twc_stdio_init(&c.io, c.app.reactor, TWC_UDP_MAX_DATAGRAM, &c) < 0) {
+        rc = twc_fail(c.app.name, TWC_EXIT_SOFTWARE, "out of memory");
+        goto out;
+    }
+    c.io.on_input = nc_on_input;
+    c.io.on_output_drained = nc_on_output_drained;
+    c.io.on_output_error = nc_on_output_error;
+    c.connector = twc_connector_new(
+        c.app.reactor, &to, (unsigned)twc_opts_num(&c.app.opts, "timeout"), &c.factory, &err);
+    if (c.connector == NULL) {
+        rc = twc_fail_err(c.app.name, &err, 1);
+        goto cleanup;
+    }
+    twc_reactor_on_signal(c.app.reactor, SIGINT, nc_on_signal, &c, NULL);
+    twc_reactor_on_signal(c.app.reactor, SIGTERM, nc_on_signal, &c, NULL);
+    if (twc_reactor_run(c.app.reactor) < 0 && c.exit_code == 0)
+        c.exit_code = TWC_EXIT_SOFTWARE;
+    rc = c.exit_code;
+    twc_reactor_on_signal(c.app.reactor, SIGINT, NULL, NULL, NULL);
+    twc_reactor_on_signal(c.app.reactor, SIGTERM, NULL, NULL, NULL);
+cleanup:
+    twc_connector_free(c.connector);
+    twc_stdio_cleanup(&c.io);
+out:
+    twc_app_cleanup(&c.app);
+    return rc;
+}
+
+/* ---- udp ------------------------------------------------------------------------ */
+
+struct ncu {
+    struct twc_app app;
+    twc_datagram_protocol proto;
+    twc_udp *udp;
+    struct twc_stdio io;
+    twc_timer *quit; /* after stdin EOF: exit when no reply came for quit_ms */
+    uint64_t quit_ms;
+    int eof;
+    int done;
+    int exit_code;
+    char target[TWC_ADDR_STRLEN];
+};
+
+static void ncu_stop(struct ncu *u)
+{
+    u->done = 1;
+    if (twc_stdio_pending(&u->io) == 0)
+        twc_reactor_stop(u->app.reactor);
+}
+
+static void ncu_on_quit(twc_timer *t, void *arg)
+{
+    (void)t;
+    ncu_stop(arg);
+}
+
+static void ncu_on_input(void *arg, const uint8_t *data, size_t len)
+{
+    struct ncu *u = arg;
+    int rc;
+
+    if (len == 0) {
+        u->eof = 1;
+        twc_timer_start(u->quit, u->quit_ms, 0);
+        return;
+    }
+    rc = twc_udp_send(u->udp, data, len, NULL);
+    if (rc < 0 && rc != -EAGAIN)
+        twc_log_warnx(u->app.reactor, u->app.log_system, "cannot send %zu bytes to %s: %s", len,
+                      u->target, twc_strerror(rc));
+}
+
+static void ncu_on_output_drained(void *arg)
+{
+    struct ncu *u = arg;
+
+    if (u->done) {
+        twc_reactor_stop(u->app.reactor);
+        return;
+    }
+    twc_udp_resume(u->udp);
+}
+
+static void ncu_on_output_error(void *arg, int sys_errno)
+{
+    struct ncu *u = arg;
+
+    if (sys_errno != EPIPE)
+        twc_fail(u->app.name, 0, "cannot write to stdout: %s", strerror(sys_errno));
+    u->exit_code = TWC_EXIT_FAILURE;
+    u->done = 1;
+    twc_reactor_stop(u->app.reactor);
+}
+
+static void ncu_datagram(twc_datagram_protocol *p, const uint8_t *data, size_t len,
+                         const twc_addr *from)
+{
+    struct ncu *u = container_of(p, struct ncu, proto);
+
+    (void)from; /* connected: only the peer's datagrams arrive */
+    if (u->eof)
+        twc_timer_start(u->quit, u->quit_ms, 0); /* a reply: wait quit_ms more */
+    if (twc_stdio_write(&u->io, data, len) > 0)
+        twc_udp_pause(u->udp);
+}
+
+static void ncu_error(twc_datagram_protocol *p, const twc_err *err)
+{
+    struct ncu *u = container_of(p, struct ncu, proto);
+
+    if (u->exit_code != 0)
+        return;
+    twc_fail(u->app.name, 0, "%s: %s", u->target,
+             err->msg[0] != '\0' ? err->msg : twc_strerror(err->code));
+    u->exit_code = twc_exit_code(err->code, 1);
+    twc_stdio_stop_input(&u->io);
+    ncu_stop(u);
+}
+
+static const struct twc_datagram_ops ncu_ops = {
+    .name = "client",
+    .datagram_received = ncu_datagram,
+    .error_received = ncu_error,
+};
+
+static void ncu_on_signal(twc_reactor *r, int signo, void *arg)
+{
+    struct ncu *u = arg;
+
+    u->exit_code = 128 + signo;
+    u->done = 1;
+    twc_reactor_stop(r);
+}
+
+static int run_udp(int argc, char **argv)
+{
+    struct ncu u;
+    twc_addr to;
+    twc_err err;
+    int rc;
+
+    memset(&u, 0, sizeof(u));
+    u.proto.ops = &ncu_ops;
+    u.app.log_system = "client";
+    rc = twc_app_parse(&u.app, &client_udp_set, argc, argv);
+    if (rc >= 0)
+        goto out;
+    if (u.app.args.n != 1) {
+        rc = twc_fail(u.app.name, TWC_EXIT_USAGE,
+                      "expected one HOST:PORT (see twc client udp --help)");
+        goto out;
+    }
+    twc_err_clear(&err);
+    if (parse_hostport(u.app.args.v[0], SOCK_DGRAM, &to, &err) < 0) {
+        rc = twc_fail_err(u.app.name, &err, 1);
+        goto out;
+    }
+    twc_addr_format(&to, u.target, sizeof(u.target));
+    u.quit_ms = (uint64_t)twc_opts_num(&u.app.opts, "quit-after");
+    rc = twc_app_start(&u.app);
+    if (rc >= 0)
+        goto out;
+    if (twc_stdio_init(&u.io, u.app.reactor, TWC_UDP_MAX_DATAGRAM - 28, &u) < 0 ||
+        (u.quit = twc_timer_new(u.app.reactor, ncu_on_quit, &u)) == NULL) {
+        rc = twc_fail(u.app.name, TWC_EXIT_SOFTWARE, "out of memory");
+        goto cleanup;
+    }
+    u.io.on_input = ncu_on_input;
+    u.io.on_output_drained = ncu_on_output_drained;
+    u.io.on_output_error = ncu_on_output_error;
+    /* Bind the wildcard of the peer's family, then connect: only the peer's
+     * datagrams arrive, and ICMP errors are reported (error_received). */
+    u.udp = twc_udp_listen(u.app.reactor, twc_addr_family(&to) == AF_INET6 ? "::" : "0.0.0.0", 0,
+                           &u.proto, &err);
+    if (u.udp == NULL || twc_udp_connect(u.udp, &to, &err) < 0) {
+        rc = twc_fail(u.app.name, twc_exit_code(err.code, 1), "%s: %s", u.target, err.msg);
+        goto cleanup;
+    }
+    twc_reactor_on_signal(u.app.reactor, SIGINT, ncu_on_signal, &u, NULL);
+    twc_reactor_on_signal(u.app.reactor, SIGTERM, ncu_on_signal, &u, NULL);
+    twc_stdio_start_input(&u.io);
+    if (twc_reactor_run(u.app.reactor) < 0 && u.exit_code == 0)
+        u.exit_code = TWC_EXIT_SOFTWARE;
+    rc = u.exit_code;
+    twc_reactor_on_signal(u.app.reactor, SIGINT, NULL, NULL, NULL);
+    twc_reactor_on_signal(u.app.reactor, SIGTERM, NULL, NULL, NULL);
+cleanup:
+    twc_udp_free(u.udp);
+    twc_timer_free(u.quit);
+    twc_stdio_cleanup(&u.io);
+out:
+    twc_app_cleanup(&u.app);
+    return rc;
+}
+
+/* ---- dispatch ------------------------------------------------------------------- */
+
+int twc_cmd_client(int argc, char **argv)
+{
+    struct twc_app app;
+    const char *sub;
+    int rc, i;
+
+    memset(&app, 0, sizeof(app));
+    rc = twc_app_parse(&app, &twc_optset_client, argc, argv);
+    if (rc >= 0)
+        goto out;
+    if (app.args.n == 0) {
+        twc_opts_help(stderr, &twc_optset_client, NULL);
+        rc = TWC_EXIT_USAGE;
+        goto out;
+    }
+    sub = app.args.v[0];
+    /* Hand the subcommand its words, global options given before it included:
+     * argv = [sub, (words before sub), (words after sub)]. */
+    for (i = 1; i < argc && argv[i] != sub; i++)
+        ;
+    {
+        char **v = calloc((size_t)argc + 1, sizeof(*v));
+        int n = 0, j;
+
+        if (v == NULL) {
+            rc = twc_fail("client", TWC_EXIT_SOFTWARE, "out of memory");
+            goto out;
+        }
+        v[n++] = argv[i];
+        for (j = 1; j < i; j++)
+            v[n++] = argv[j];
+        for (j = i + 1; j < argc; j++)
+            v[n++] = argv[j];
+        if (strcmp(sub, "tcp") == 0)
+            rc = run_stream(&client_tcp_set, n, v);
+        else if (strcmp(sub, "unix") == 0)
+            rc = run_stream(&client_unix_set, n, v);
+        else if (strcmp(sub, "udp") == 0)
+            rc = run_udp(n, v);
+        else if (strcmp(sub, "wait") == 0)
+            rc = twc_client_wait(&client_wait_set, n, v);
+        else
+            rc = twc_fail("client", TWC_EXIT_USAGE, "unknown client '%s' (see twc client --help)",
+                          sub);
+        free(v);
+    }
+out:
+    twc_app_cleanup(&app);
+    return rc;
+}

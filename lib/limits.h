@@ -1,0 +1,58 @@
+/*
+ * Every default limit in twc, one commented line each. Modules take these as
+ * defaults in their limits structs; nothing else hard-codes a size.
+ */
+#ifndef TWC_LIB_LIMITS_H
+#define TWC_LIB_LIMITS_H
+
+/* Reactor and transports */
+#define TWC_READ_CHUNK (64 * 1024)         /* bytes per read(2); one shared buffer per reactor */
+#define TWC_READS_PER_WAKEUP 32            /* reads per fd per wakeup before yielding (libuv) */
+#define TWC_WRITE_HIGH_WATER (1024 * 1024) /* buffered output that pauses the producer */
+#define TWC_WRITE_LOW_WATER (64 * 1024)    /* buffered output that resumes it */
+#define TWC_LISTEN_BACKLOG 511             /* listen(2) backlog, as nginx */
+#define TWC_ACCEPTS_PER_WAKEUP 64          /* accept(2) calls per listener wakeup */
+#define TWC_EMFILE_BACKOFF_MS 100          /* listener pause after EMFILE/ENFILE */
+#define TWC_CONNECT_TIMEOUT_MS 30000       /* default client connect timeout */
+#define TWC_HAPPY_EYEBALLS_DELAY_MS 250   /* RFC 8305 §5 connection attempt delay */
+#define TWC_UDP_MAX_DATAGRAM 65535         /* largest datagram we receive */
+#define TWC_EPOLL_EVENTS 256               /* events fetched per epoll_wait */
+#define TWC_SHUTDOWN_GRACE_MS 10000        /* SIGTERM: time for requests to finish (CLI.md) */
+
+/* Thread pool */
+#define TWC_POOL_THREADS 4 /* default pool size, as libuv */
+
+/* Child processes */
+#define TWC_PROCESS_STDIN_MAX (16 * 1024 * 1024) /* stdin bytes queued for a child */
+
+/* Reconnecting client factory (jittered exponential backoff) */
+#define TWC_RECONNECT_INITIAL_MS 1000 /* first retry delay */
+#define TWC_RECONNECT_MAX_MS 60000    /* retry delay cap */
+#define TWC_RECONNECT_FACTOR 2.718    /* growth per failure, as Twisted's ReconnectingClientFactory */
+#define TWC_RECONNECT_JITTER 0.12     /* +/- fraction of random jitter, as Twisted */
+
+/* Framing */
+#define TWC_LINE_MAX 16384              /* line receiver default maximum line length */
+#define TWC_NETSTRING_MAX (1024 * 1024) /* largest netstring payload */
+#define TWC_LENGTH_PREFIX_MAX (1024 * 1024) /* largest length-prefixed frame (32-bit form) */
+
+/* DNS (RFC 1035 §2.3.4, RFC 6891, RFC 7766) */
+#define TWC_DNS_UDP_MAX 512            /* UDP payload without EDNS0 */
+#define TWC_DNS_EDNS_MAX 1232          /* our advertised/accepted EDNS0 payload (DNS flag day 2020) */
+#define TWC_DNS_TCP_MAX 65535          /* a message over TCP */
+#define TWC_DNS_MAX_RRS 4096           /* resource records parsed from one message */
+#define TWC_DNS_COMPRESS_MAX 128       /* names remembered for compression in one message */
+#define TWC_DNS_POINTER_HOPS 64        /* compression pointers followed in one name */
+
+/* Logging */
+#define TWC_LOG_LINE_MAX 8192 /* longest log message before truncation */
+
+/* HTTP/1.1 (RFC 9110, RFC 9112) */
+#define TWC_HTTP_START_LINE_MAX 8192          /* request-line (414) or status-line, CRLF excluded */
+#define TWC_HTTP_HEADER_BYTES_MAX 16384       /* header or trailer section bytes (431) */
+#define TWC_HTTP_HEADERS_MAX 100              /* header or trailer field lines (431) */
+#define TWC_HTTP_BODY_MAX (1024ULL * 1024 * 1024) /* decoded request body bytes (413) */
+#define TWC_HTTP_CHUNK_LINE_MAX 4096          /* chunk-size line with its extensions (400) */
+#define TWC_HTTP_RANGES_MAX 64                /* ranges honoured in one Range header (RFC 9110 §14.2) */
+
+#endif
