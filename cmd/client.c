@@ -34,8 +34,11 @@
 #include "cmd/endpoint.h"
 #include "cmd/stdstream.h"
 #include "lib/addr.h"
+#include "lib/connect.h"
+#include "lib/deferred.h"
 #include "lib/limits.h"
 #include "lib/protocol.h"
+#include "lib/resolver.h"
 #include "lib/stream.h"
 #include "lib/udp.h"
 
@@ -130,8 +133,9 @@ int twc_client_resolve(const char *host, uint16_t port, int socktype, twc_addr *
 
     if (twc_addr_from_ip(out, host, port, NULL) == 0)
         return 0;
-    /* A host name. This runs before the reactor starts, so a blocking lookup
-     * stalls nothing. XXX: connect by name through the c-ares resolver (issue 4). */
+    /* A host name for udp and wait, which need one address. This runs before the
+     * reactor starts, so a blocking lookup stalls nothing; `client tcp` connects
+     * by name on the loop instead (c-ares and Happy Eyeballs, lib/connect.h). */
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = socktype;
@@ -145,12 +149,13 @@ int twc_client_resolve(const char *host, uint16_t port, int socktype, twc_addr *
     return 0;
 }
 
-/* "HOST:PORT", "[V6]:PORT", "V6\:ESCAPED:PORT", or a name "localhost:80". */
-static int parse_hostport(const char *s, int socktype, twc_addr *out, twc_err *err)
+/* Split "HOST:PORT", "[V6]:PORT", "V6\:ESCAPED:PORT" or "name:80". A numeric
+ * host fills *out and returns 0; a name fills host/port and returns 1. */
+static int split_hostport(const char *s, twc_addr *out, char *host, size_t hostlen,
+                          uint16_t *port, twc_err *err)
 {
     const char *colon = strrchr(s, ':');
-    char host[256];
-    uint64_t port;
+    uint64_t p;
     size_t hlen;
 
     if (twc_addr_parse_hostport(out, s, NULL) == 0 && twc_addr_port(out) != 0)
@@ -158,10 +163,10 @@ static int parse_hostport(const char *s, int socktype, twc_addr *out, twc_err *e
     if (colon == NULL || colon == s || (s[0] == '[' && colon[-1] != ']'))
         return twc_err_set(err, TWC_EINVAL, "'%s' is not HOST:PORT", s);
     hlen = (size_t)(colon - s);
-    if (twc_parse_u64(colon + 1, strlen(colon + 1), 1, 65535, &port) < 0)
+    if (twc_parse_u64(colon + 1, strlen(colon + 1), 1, 65535, &p) < 0)
         return twc_err_set(err, TWC_EINVAL, "'%s': '%s' is not a port number (1-65535)", s,
                            colon + 1);
-    if (hlen >= sizeof(host))
+    if (hlen >= hostlen)
         return twc_err_set(err, TWC_EINVAL, "'%s': host name too long", s);
     if (s[0] == '[') { /* [name-or-v6]:port */
         s++;
@@ -169,7 +174,20 @@ static int parse_hostport(const char *s, int socktype, twc_addr *out, twc_err *e
     }
     memcpy(host, s, hlen);
     host[hlen] = '\0';
-    return twc_client_resolve(host, (uint16_t)port, socktype, out, err);
+    *port = (uint16_t)p;
+    return 1;
+}
+
+/* HOST:PORT to one address, looking a name up before the loop starts. */
+static int parse_hostport(const char *s, int socktype, twc_addr *out, twc_err *err)
+{
+    char host[256];
+    uint16_t port;
+    int rc = split_hostport(s, out, host, sizeof(host), &port, err);
+
+    if (rc <= 0)
+        return rc;
+    return twc_client_resolve(host, port, socktype, out, err);
 }
 
 /* ---- tcp / unix ----------------------------------------------------------------- */
@@ -178,9 +196,11 @@ struct nc {
     struct twc_app app;
     twc_factory factory;
     twc_protocol proto; /* our one connection */
-    twc_connector *connector;
+    twc_connector *connector;   /* numeric targets */
+    twc_resolver *resolver;     /* host names: connect by name */
+    twc_deferred *by_name;      /* our reference to the connect-by-name deferred */
     struct twc_stdio io;
-    char target[TWC_ADDR_STRLEN];
+    char target[TWC_ADDR_STRLEN + 256];
     int connected;
     int lost;
     int exit_code;
@@ -319,6 +339,16 @@ static const struct twc_factory_ops nc_factory_ops = {
     .connection_failed = nc_connection_failed,
 };
 
+/* Connect by name failed (lookup, every attempt, timeout or cancel): report it
+ * as the factory hears a numeric connect fail. */
+static void on_by_name_failed(void *arg, twc_result *res)
+{
+    struct nc *c = arg;
+
+    nc_connection_failed(&c->factory, twc_result_err(res));
+    twc_result_set(res, NULL, NULL); /* handled */
+}
+
 static void nc_on_signal(twc_reactor *r, int signo, void *arg)
 {
     struct nc *c = arg;
@@ -326,6 +356,8 @@ static void nc_on_signal(twc_reactor *r, int signo, void *arg)
     c->exit_code = 128 + signo;
     if (c->connected && !c->lost)
         twc_transport_abort(c->proto.transport);
+    else if (!c->connected && c->by_name != NULL)
+        twc_deferred_cancel(c->by_name); /* on_by_name_failed(ECANCELED) follows */
     else if (!c->connected)
         twc_connector_stop(c->connector); /* connection_failed(ECANCELED) follows */
     else
@@ -337,7 +369,10 @@ static int run_stream(const struct twc_optset *set, int argc, char **argv)
     struct nc c;
     twc_addr to;
     twc_err err;
-    int rc, unix_socket = set == &client_unix_set;
+    char host[256];
+    uint16_t port = 0;
+    unsigned timeout_ms;
+    int rc, by_name = 0, unix_socket = set == &client_unix_set;
 
     memset(&c, 0, sizeof(c));
     c.factory.ops = &nc_factory_ops;
@@ -352,12 +387,16 @@ static int run_stream(const struct twc_optset *set, int argc, char **argv)
     }
     twc_err_clear(&err);
     rc = unix_socket ? twc_addr_from_path(&to, c.app.args.v[0], &err)
-                     : parse_hostport(c.app.args.v[0], SOCK_STREAM, &to, &err);
+                     : split_hostport(c.app.args.v[0], &to, host, sizeof(host), &port, &err);
     if (rc < 0) {
         rc = twc_fail_err(c.app.name, &err, 1);
         goto out;
     }
-    twc_addr_format(&to, c.target, sizeof(c.target));
+    by_name = rc == 1;
+    if (by_name)
+        snprintf(c.target, sizeof(c.target), "%s:%u", host, (unsigned)port);
+    else
+        twc_addr_format(&to, c.target, sizeof(c.target));
     rc = twc_app_start(&c.app);
     if (rc >= 0)
         goto out;
@@ -368,11 +407,26 @@ static int run_stream(const struct twc_optset *set, int argc, char **argv)
     c.io.on_input = nc_on_input;
     c.io.on_output_drained = nc_on_output_drained;
     c.io.on_output_error = nc_on_output_error;
-    c.connector = twc_connector_new(
-        c.app.reactor, &to, (unsigned)twc_opts_num(&c.app.opts, "timeout"), &c.factory, &err);
-    if (c.connector == NULL) {
-        rc = twc_fail_err(c.app.name, &err, 1);
-        goto cleanup;
+    timeout_ms = (unsigned)twc_opts_num(&c.app.opts, "timeout");
+    if (by_name) {
+        /* /etc/hosts, then the nameservers of resolv.conf ($TWC_RESOLV_CONF, else
+         * /etc/resolv.conf; tests point it at a loopback server), on the loop. */
+        struct twc_resolver_opts ro = {.resolv_conf = getenv("TWC_RESOLV_CONF")};
+
+        c.resolver = twc_resolver_new(c.app.reactor, &ro, &err);
+        if (c.resolver == NULL) {
+            rc = twc_fail_err(c.app.name, &err, 1);
+            goto cleanup;
+        }
+        c.by_name = twc_connect_host(c.app.reactor, c.resolver, host, port, timeout_ms,
+                                     &c.factory);
+        twc_deferred_add_errback(c.by_name, on_by_name_failed, &c);
+    } else {
+        c.connector = twc_connector_new(c.app.reactor, &to, timeout_ms, &c.factory, &err);
+        if (c.connector == NULL) {
+            rc = twc_fail_err(c.app.name, &err, 1);
+            goto cleanup;
+        }
     }
     twc_reactor_on_signal(c.app.reactor, SIGINT, nc_on_signal, &c, NULL);
     twc_reactor_on_signal(c.app.reactor, SIGTERM, nc_on_signal, &c, NULL);
@@ -382,6 +436,8 @@ static int run_stream(const struct twc_optset *set, int argc, char **argv)
     twc_reactor_on_signal(c.app.reactor, SIGINT, NULL, NULL, NULL);
     twc_reactor_on_signal(c.app.reactor, SIGTERM, NULL, NULL, NULL);
 cleanup:
+    twc_deferred_unref(c.by_name);
+    twc_resolver_free(c.resolver);
     twc_connector_free(c.connector);
     twc_stdio_cleanup(&c.io);
 out:

@@ -240,7 +240,7 @@ static twc_deferred *race_start(twc_reactor *r, const twc_addrlist *list, unsign
 
     rc = calloc(1, sizeof(*rc) + list->n * sizeof(rc->a[0]));
     if (rc == NULL)
-        return twc_fail(TWC_ENOMEM, "connect: out of memory");
+        return twc_deferred_fail(TWC_ENOMEM, "connect: out of memory");
     rc->reactor = r;
     rc->factory = f;
     rc->n = list->n;
@@ -253,7 +253,7 @@ static twc_deferred *race_start(twc_reactor *r, const twc_addrlist *list, unsign
     rc->deadline = twc_timer_new(r, on_deadline, rc);
     if (rc->stagger == NULL || rc->deadline == NULL) {
         race_free(rc);
-        return twc_fail(TWC_ENOMEM, "connect: out of memory");
+        return twc_deferred_fail(TWC_ENOMEM, "connect: out of memory");
     }
     rc->d = twc_deferred_new(race_cancel, rc);
     twc_deferred_set_reactor(rc->d, r);
@@ -289,7 +289,7 @@ static twc_deferred *resolve_bounded(struct hconnect *h)
     if (twc_deferred_add_timeout(d, h->reactor, h->timeout_ms) < 0) {
         twc_deferred_cancel(d);
         twc_deferred_unref(d);
-        return twc_fail(TWC_ENOMEM, "connect %s: out of memory", h->host);
+        return twc_deferred_fail(TWC_ENOMEM, "connect %s: out of memory", h->host);
     }
     return d;
 }
@@ -327,7 +327,7 @@ twc_deferred *twc_connect_host(twc_reactor *r, twc_resolver *res, const char *ho
 
     if (h == NULL || (h->host = strdup(host)) == NULL) {
         free(h);
-        return twc_fail(TWC_ENOMEM, "connect %s: out of memory", host);
+        return twc_deferred_fail(TWC_ENOMEM, "connect %s: out of memory", host);
     }
     h->reactor = r;
     h->res = res;

@@ -205,7 +205,7 @@ fail:
     }
     for (i = 0; i < n; i++)
         twc_deferred_unref(ds[i]);
-    return twc_fail(TWC_ENOMEM, "out of memory for a deferred list of %zu", n);
+    return twc_deferred_fail(TWC_ENOMEM, "out of memory for a deferred list of %zu", n);
 }
 
 twc_deferred *twc_gather(twc_deferred *const *ds, size_t n, bool consume_errors)

@@ -134,13 +134,13 @@ twc_deferred *twc_dqueue_get(twc_dqueue *q)
         value_free = n->value_free;
         qlist_remove(&q->pending, n);
         free(n);
-        return twc_succeed(value, value_free);
+        return twc_deferred_succeed(value, value_free);
     }
     if (q->waiting.n >= q->backlog)
-        return twc_fail(TWC_ETOOBIG, "queue backlog of %zu getters exceeded", q->backlog);
+        return twc_deferred_fail(TWC_ETOOBIG, "queue backlog of %zu getters exceeded", q->backlog);
     n = calloc(1, sizeof(*n));
     if (n == NULL)
-        return twc_fail(TWC_ENOMEM, "out of memory for a queue getter");
+        return twc_deferred_fail(TWC_ENOMEM, "out of memory for a queue getter");
     n->q = q;
     n->d = twc_deferred_new(cancel_get, n);
     qlist_push(&q->waiting, n);

@@ -88,11 +88,11 @@ twc_deferred *twc_dsem_acquire(twc_dsem *s)
 
     if (s->tokens > 0) {
         s->tokens--;
-        return twc_succeed(s, NULL);
+        return twc_deferred_succeed(s, NULL);
     }
     w = calloc(1, sizeof(*w));
     if (w == NULL)
-        return twc_fail(TWC_ENOMEM, "out of memory for a semaphore waiter");
+        return twc_deferred_fail(TWC_ENOMEM, "out of memory for a semaphore waiter");
     d = twc_deferred_new(cancel_acquire, w);
     w->d = d;
     w->sem = s;
@@ -173,7 +173,7 @@ twc_deferred *twc_dsem_run(twc_dsem *s, twc_defer_fn fn, void *arg)
     twc_deferred *d;
 
     if (run == NULL)
-        return twc_fail(TWC_ENOMEM, "out of memory for a semaphore run");
+        return twc_deferred_fail(TWC_ENOMEM, "out of memory for a semaphore run");
     run->sem = s;
     run->fn = fn;
     run->arg = arg;

@@ -196,10 +196,11 @@ const twc_result *twc_deferred_peek(const twc_deferred *d);
 /* ---- Constructors and time ------------------------------------------------- */
 
 /* An already fired deferred (Twisted's succeed / fail). Returns the consumer's
- * reference. twc_succeed takes value. */
-twc_deferred *twc_succeed(void *value, twc_free_fn value_free);
-twc_deferred *twc_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-twc_deferred *twc_fail_err(const twc_err *err);
+ * reference. twc_deferred_succeed takes value. */
+twc_deferred *twc_deferred_succeed(void *value, twc_free_fn value_free);
+twc_deferred *twc_deferred_fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+twc_deferred *twc_deferred_fail_err(const twc_err *err);
 
 /* Twisted's deferLater: a deferred that fires with a NULL value after ms on r's
  * clock (from the loop, never from inside this call). fn, when not NULL, is

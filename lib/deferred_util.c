@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
-twc_deferred *twc_succeed(void *value, twc_free_fn value_free)
+twc_deferred *twc_deferred_succeed(void *value, twc_free_fn value_free)
 {
     twc_deferred *d = twc_deferred_new(NULL, NULL);
 
@@ -15,7 +15,7 @@ twc_deferred *twc_succeed(void *value, twc_free_fn value_free)
     return d;
 }
 
-twc_deferred *twc_fail_err(const twc_err *err)
+twc_deferred *twc_deferred_fail_err(const twc_err *err)
 {
     twc_deferred *d = twc_deferred_new(NULL, NULL);
 
@@ -23,7 +23,7 @@ twc_deferred *twc_fail_err(const twc_err *err)
     return d;
 }
 
-twc_deferred *twc_fail(int code, const char *fmt, ...)
+twc_deferred *twc_deferred_fail(int code, const char *fmt, ...)
 {
     twc_err e;
     va_list ap;
@@ -31,7 +31,7 @@ twc_deferred *twc_fail(int code, const char *fmt, ...)
     va_start(ap, fmt);
     twc_err_setv(&e, code, fmt, ap);
     va_end(ap);
-    return twc_fail_err(&e);
+    return twc_deferred_fail_err(&e);
 }
 
 /* ---- deferLater ------------------------------------------------------------ */
@@ -69,11 +69,11 @@ twc_deferred *twc_defer_later(twc_reactor *r, uint64_t ms, twc_link_fn fn, void 
     twc_deferred *d;
 
     if (lt == NULL)
-        return twc_fail(TWC_ENOMEM, "out of memory for a delayed call");
+        return twc_deferred_fail(TWC_ENOMEM, "out of memory for a delayed call");
     lt->timer = twc_timer_new(r, on_later_due, lt);
     if (lt->timer == NULL) {
         free(lt);
-        return twc_fail(TWC_ENOMEM, "out of memory for a delayed call");
+        return twc_deferred_fail(TWC_ENOMEM, "out of memory for a delayed call");
     }
     d = twc_deferred_new(cancel_later, lt);
     twc_deferred_set_reactor(d, r);

@@ -370,7 +370,7 @@ twc_deferred *twc_defer_to_thread(twc_pool *p, twc_thread_fn fn, void *arg,
 
     c = calloc(1, sizeof(*c));
     if (c == NULL)
-        return twc_fail(TWC_ENOMEM, "defer to thread: out of memory");
+        return twc_deferred_fail(TWC_ENOMEM, "defer to thread: out of memory");
     c->pool = p;
     c->fn = fn;
     c->arg = arg;

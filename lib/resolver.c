@@ -45,6 +45,7 @@ struct lookup {
     int answered;        /* on_lookup ran; deliver is queued */
     twc_addrlist *list;  /* the answer, or NULL with err set */
     twc_err err;
+    char host[];         /* for error messages */
 };
 
 void twc_addrlist_free(void *list)
@@ -211,10 +212,11 @@ static void on_lookup(void *arg, int status, int timeouts, struct ares_addrinfo 
     if (status == ARES_SUCCESS && ai != NULL) {
         q->list = to_list(ai, q->port);
         if (q->list == NULL)
-            twc_err_set(&q->err, TWC_EDNS_NOTFOUND, "%s: no IPv4 or IPv6 address",
-                        ai->name != NULL ? ai->name : "host");
+            twc_err_set(&q->err, TWC_EDNS_NOTFOUND, "cannot resolve '%s': no IPv4 or IPv6 address",
+                        q->host);
     } else {
-        twc_err_set(&q->err, map_status(status), "%s", ares_strerror(status));
+        twc_err_set(&q->err, map_status(status), "cannot resolve '%s': %s", q->host,
+                    twc_strerror(map_status(status)));
     }
     if (ai != NULL)
         ares_freeaddrinfo(ai);
@@ -238,10 +240,11 @@ twc_deferred *twc_resolve(twc_resolver *res, const char *host, uint16_t port, in
     twc_deferred *d;
 
     if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
-        return twc_fail(TWC_EINVAL, "resolve %s: bad address family %d", host, family);
-    q = calloc(1, sizeof(*q));
+        return twc_deferred_fail(TWC_EINVAL, "resolve %s: bad address family %d", host, family);
+    q = calloc(1, sizeof(*q) + strlen(host) + 1);
     if (q == NULL)
-        return twc_fail(TWC_ENOMEM, "resolve %s: out of memory", host);
+        return twc_deferred_fail(TWC_ENOMEM, "resolve %s: out of memory", host);
+    memcpy(q->host, host, strlen(host) + 1);
     q->res = res;
     q->reactor = res->reactor;
     q->port = port;

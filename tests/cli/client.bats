@@ -125,8 +125,14 @@ c.close()
     run bash -c "echo by-name | timeout 10 '$TWC' client tcp localhost:$(server_port e tcp)"
     [ "$status" -eq 0 ]
     [ "$output" = "by-name" ]
-    run "$TWC" client tcp no-such-host.invalid:80 </dev/null
+    # An unknown name: the lookup goes to a loopback port nothing listens on
+    # (TWC_RESOLV_CONF), never to this machine's nameservers.
+    printf 'nameserver 127.0.0.1:%s\noptions timeout:1 attempts:1\n' \
+        "$(python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")" \
+        >"$BATS_TEST_TMPDIR/resolv.conf"
+    TWC_RESOLV_CONF="$BATS_TEST_TMPDIR/resolv.conf" run timeout 10 "$TWC" client tcp no-such-host.invalid:80 </dev/null
     [ "$status" -eq 69 ]
+    [[ "$output" == *"cannot resolve 'no-such-host.invalid'"* ]]
     run "$TWC" client tcp '[::1' </dev/null
     [ "$status" -eq 64 ]
 }

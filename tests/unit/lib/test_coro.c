@@ -400,7 +400,7 @@ static void sum_run(twc_coro *c)
         if (s->q != NULL)
             TWC_CORO_AWAIT(c, twc_dqueue_get(s->q), s->v);
         else
-            TWC_CORO_AWAIT(c, twc_succeed(new_int(1), int_free), s->v);
+            TWC_CORO_AWAIT(c, twc_deferred_succeed(new_int(1), int_free), s->v);
         s->sum += *s->v;
         int_free(s->v);
         s->v = NULL;

@@ -172,7 +172,7 @@ static void test_deferred_link_added_after_fire_runs_at_once(void **state)
 
     (void)state;
     setup_trace();
-    d = twc_succeed(new_int(7), int_free);
+    d = twc_deferred_succeed(new_int(7), int_free);
     twc_deferred_add_callback(d, cb_record, "c1");
     /* Ran before add_callback returned. */
     assert_string_equal(tr.buf, "c1:7");
@@ -233,7 +233,7 @@ static void test_deferred_errback_leaving_failure_keeps_failing(void **state)
 
     (void)state;
     setup_trace();
-    d = twc_fail(TWC_ETIMEDOUT, "slow");
+    d = twc_deferred_fail(TWC_ETIMEDOUT, "slow");
     twc_deferred_add_errback(d, cb_record, "e1"); /* looks, does not recover */
     twc_deferred_add_errback(d, cb_record, "e2");
     twc_deferred_add_errback(d, eb_recover, "e3");
@@ -385,7 +385,7 @@ static void test_deferred_chain_on_fired_deferred_continues_at_once(void **state
 
     (void)state;
     setup_trace();
-    inner = twc_succeed(new_int(5), int_free);
+    inner = twc_deferred_succeed(new_int(5), int_free);
     outer = twc_deferred_new(NULL, NULL);
     twc_deferred_add_callback(outer, cb_wait_on, inner);
     twc_deferred_add_callback(outer, cb_record, "c2");
@@ -788,7 +788,7 @@ static void cb_wait_fired(void *arg, twc_result *r)
 
     if (v != NULL)
         *sum += *v;
-    twc_result_wait(r, twc_succeed(new_int(1), int_free));
+    twc_result_wait(r, twc_deferred_succeed(new_int(1), int_free));
 }
 
 static void test_deferred_100k_links_waiting_on_fired_deferreds(void **state)
@@ -845,7 +845,7 @@ static void test_deferred_double_fire_aborts_naming_both_sites(void **state)
 
 static void fire_twice_resolve(void)
 {
-    twc_deferred *d = twc_succeed(NULL, NULL);
+    twc_deferred *d = twc_deferred_succeed(NULL, NULL);
 
     twc_deferred_resolve(d, NULL, NULL);
 }
@@ -898,7 +898,7 @@ static void test_deferred_unpause_without_pause_aborts(void **state)
 
 static void unhandled_to_stderr(void)
 {
-    twc_deferred *d = twc_fail(TWC_EDNS, "no answer for example.invalid");
+    twc_deferred *d = twc_deferred_fail(TWC_EDNS, "no answer for example.invalid");
 
     twc_deferred_unref(d);
     abort(); /* expect_abort wants SIGABRT: the message came before it */
@@ -916,7 +916,7 @@ static void test_deferred_unhandled_failure_logged_on_default_logger(void **stat
 
 static void handled_not_logged(void)
 {
-    twc_deferred *d = twc_fail(TWC_EDNS, "no answer");
+    twc_deferred *d = twc_deferred_fail(TWC_EDNS, "no answer");
 
     twc_deferred_add_errback(d, eb_recover, "e");
     twc_deferred_unref(d);

@@ -95,7 +95,7 @@ static void test_dlist_fires_when_all_fired_in_order(void **state)
 {
     twc_deferred *a = twc_deferred_new(NULL, NULL);
     twc_deferred *b = twc_deferred_new(NULL, NULL);
-    twc_deferred *c = twc_succeed(new_int(3), int_free);
+    twc_deferred *c = twc_deferred_succeed(new_int(3), int_free);
     twc_deferred *ds[3] = {a, b, c};
     twc_deferred *l;
     twc_dlist *res;
@@ -133,7 +133,7 @@ static void test_dlist_fires_when_all_fired_in_order(void **state)
 
 static void test_dlist_records_failures_and_leaves_them(void **state)
 {
-    twc_deferred *a = twc_succeed(new_int(1), int_free);
+    twc_deferred *a = twc_deferred_succeed(new_int(1), int_free);
     twc_deferred *b = twc_deferred_new(NULL, NULL);
     twc_deferred *ds[2] = {a, b};
     twc_deferred *l;
@@ -258,7 +258,7 @@ static void test_gather_fails_on_first_error(void **state)
 
 static void test_gather_all_values(void **state)
 {
-    twc_deferred *ds[2] = {twc_succeed(new_int(1), int_free), twc_succeed(new_int(2), int_free)};
+    twc_deferred *ds[2] = {twc_deferred_succeed(new_int(1), int_free), twc_deferred_succeed(new_int(2), int_free)};
     twc_deferred *g;
     twc_dlist *res;
     struct outcome o;
@@ -311,7 +311,7 @@ static void test_dlist_cancel_cancels_every_item(void **state)
 {
     twc_deferred *a = twc_deferred_new(count_cancel, NULL);
     twc_deferred *b = twc_deferred_new(count_cancel, NULL);
-    twc_deferred *c = twc_succeed(new_int(3), int_free);
+    twc_deferred *c = twc_deferred_succeed(new_int(3), int_free);
     twc_deferred *ds[3] = {a, b, c};
     twc_deferred *l;
     twc_dlist *res;

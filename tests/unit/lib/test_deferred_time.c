@@ -212,7 +212,7 @@ static void test_timeout_stops_when_fired_in_time(void **state)
 
 static void test_timeout_on_fired_deferred_stops_at_once(void **state)
 {
-    twc_deferred *d = twc_succeed(NULL, NULL);
+    twc_deferred *d = twc_deferred_succeed(NULL, NULL);
 
     (void)state;
     assert_int_equal(twc_deferred_add_timeout(d, reactor, 500), 0);

@@ -32,6 +32,7 @@ static const struct dns_entry table[] = {
 struct outcome {
     int fired;
     int code;
+    char msg[TWC_ERR_MSG_MAX];
     twc_addrlist *list;
 };
 
@@ -49,6 +50,7 @@ static void on_fail(void *arg, twc_result *r)
 
     o->fired++;
     o->code = twc_result_code(r);
+    snprintf(o->msg, sizeof(o->msg), "%s", twc_result_err(r)->msg);
     twc_result_set(r, NULL, NULL);
 }
 
@@ -159,6 +161,7 @@ static void test_resolver_nxdomain(void **state)
     wait_fired(fx->r, &o);
     assert_null(o.list);
     assert_int_equal(o.code, TWC_EDNS_NOTFOUND);
+    assert_string_equal(o.msg, "cannot resolve 'nowhere.invalid': host not found");
 }
 
 static void test_resolver_numeric_needs_no_query(void **state)
