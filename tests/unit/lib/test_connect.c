@@ -13,6 +13,7 @@
 
 #include "connect.h"
 #include "dns_responder.h"
+#include "outcome.h"
 #include "stream.h"
 
 /* A client protocol that records its life. */
@@ -157,46 +158,19 @@ static int teardown(void **state)
     return 0;
 }
 
-struct outcome {
-    int fired;
-    int code;
-    twc_protocol *proto;
-};
-
-static void on_ok(void *arg, twc_result *r)
-{
-    struct outcome *o = arg;
-
-    o->fired++;
-    o->proto = twc_result_value(r);
-}
-
-static void on_fail(void *arg, twc_result *r)
-{
-    struct outcome *o = arg;
-
-    o->fired++;
-    o->code = twc_result_code(r);
-    twc_result_set(r, NULL, NULL);
-}
-
 static void connect_into(struct fixture *fx, const char *host, uint16_t port, unsigned ms,
                          struct outcome *o)
 {
     twc_deferred *d = twc_connect_host(fx->r, fx->res, host, port, ms, &fx->cf.base);
 
-    memset(o, 0, sizeof(*o));
-    twc_deferred_add_callbacks(d, on_ok, on_fail, o);
+    watch(d, o);
     twc_deferred_unref(d);
 }
 
-static void wait_fired(twc_reactor *r, struct outcome *o)
+/* The connected protocol (borrowed: it belongs to its transport). */
+static twc_protocol *proto_of(const struct outcome *o)
 {
-    int i;
-
-    for (i = 0; i < 500 && o->fired == 0; i++)
-        twc_reactor_run_once(r, 10);
-    assert_int_equal(o->fired, 1);
+    return o->value;
 }
 
 static twc_listener *listen_on(struct fixture *fx, const char *iface, uint16_t port,
@@ -217,7 +191,7 @@ static twc_listener *listen_on(struct fixture *fx, const char *iface, uint16_t p
 
 static void close_client(struct fixture *fx, struct outcome *o)
 {
-    twc_transport_lose_connection(o->proto->transport);
+    twc_transport_lose_connection(proto_of(o)->transport);
     while (fx->cf.clients[0].lost == 0)
         twc_reactor_run_once(fx->r, 10);
 }
@@ -235,12 +209,12 @@ static void test_connect_falls_back_to_ipv4_on_refusal(void **state)
 
     l = listen_on(fx, "127.0.0.1", 0, &port);
     connect_into(fx, "dual.test", port, 5000, &o);
-    wait_fired(fx->r, &o);
-    assert_int_equal(o.code, 0);
-    assert_non_null(o.proto);
+    run_until_fired(fx->r, &o);
+    assert_int_equal(o.err.code, 0);
+    assert_non_null(o.value);
     assert_int_equal(fx->cf.built, 1);
     assert_int_equal(fx->cf.clients[0].made, 1);
-    assert_int_equal(twc_transport_peer(o.proto->transport, &peer), 0);
+    assert_int_equal(twc_transport_peer(proto_of(&o)->transport, &peer), 0);
     assert_string_equal(twc_addr_format(&peer, buf, sizeof(buf)),
                         (snprintf(buf + 64, 64, "127.0.0.1:%u", port), buf + 64));
     close_client(fx, &o);
@@ -260,9 +234,9 @@ static void test_connect_prefers_first_family(void **state)
     l6 = listen_on(fx, "::1", port, &port6);
     assert_int_equal(port, port6);
     connect_into(fx, "dual.test", port, 5000, &o);
-    wait_fired(fx->r, &o);
-    assert_non_null(o.proto);
-    assert_int_equal(twc_transport_peer(o.proto->transport, &peer), 0);
+    run_until_fired(fx->r, &o);
+    assert_non_null(o.value);
+    assert_int_equal(twc_transport_peer(proto_of(&o)->transport, &peer), 0);
     assert_int_equal(twc_addr_family(&peer), AF_INET6);
     assert_int_equal(fx->cf.built, 1);
     close_client(fx, &o);
@@ -302,11 +276,11 @@ static void test_connect_staggers_past_a_hanging_attempt(void **state)
     twc_reactor_update_time(fx->r);
     t0 = twc_reactor_now(fx->r);
     connect_into(fx, "dual.test", port, 5000, &o);
-    wait_fired(fx->r, &o);
+    run_until_fired(fx->r, &o);
     twc_reactor_update_time(fx->r);
     spent = twc_reactor_now(fx->r) - t0;
-    assert_non_null(o.proto);
-    assert_int_equal(twc_transport_peer(o.proto->transport, &peer), 0);
+    assert_non_null(o.value);
+    assert_int_equal(twc_transport_peer(proto_of(&o)->transport, &peer), 0);
     assert_int_equal(twc_addr_family(&peer), AF_INET);
     assert_true(spent >= 240);
     close_client(fx, &o);
@@ -327,9 +301,9 @@ static void test_connect_refused_everywhere(void **state)
     l = listen_on(fx, "127.0.0.1", 0, &port);
     twc_listener_free(l);
     connect_into(fx, "dual.test", port, 5000, &o);
-    wait_fired(fx->r, &o);
-    assert_null(o.proto);
-    assert_int_equal(o.code, -ECONNREFUSED);
+    run_until_fired(fx->r, &o);
+    assert_null(o.value);
+    assert_int_equal(o.err.code, -ECONNREFUSED);
     assert_int_equal(fx->cf.built, 0);
 }
 
@@ -342,13 +316,13 @@ static void test_connect_unknown_name_and_refusing_factory(void **state)
     int i;
 
     connect_into(fx, "missing.test", 80, 5000, &o);
-    wait_fired(fx->r, &o);
-    assert_int_equal(o.code, TWC_EDNS_NOTFOUND);
+    run_until_fired(fx->r, &o);
+    assert_int_equal(o.err.code, TWC_EDNS_NOTFOUND);
     l = listen_on(fx, "127.0.0.1", 0, &port);
     fx->cf.refuse = 1;
     connect_into(fx, "v4.test", port, 5000, &o);
-    wait_fired(fx->r, &o);
-    assert_int_equal(o.code, TWC_EPROTO);
+    run_until_fired(fx->r, &o);
+    assert_int_equal(o.err.code, TWC_EPROTO);
     for (i = 0; i < 10; i++)
         twc_reactor_run_once(fx->r, 5);
     twc_listener_free(l);
@@ -361,14 +335,13 @@ static void test_connect_cancel(void **state)
     twc_deferred *d;
 
     fx->rs.silent = 1; /* the lookup hangs: cancel it */
-    memset(&o, 0, sizeof(o));
     d = twc_connect_host(fx->r, fx->res, "dual.test", 80, 5000, &fx->cf.base);
-    twc_deferred_add_callbacks(d, on_ok, on_fail, &o);
+    watch(d, &o);
     twc_reactor_run_once(fx->r, 5);
     twc_deferred_cancel(d);
     twc_deferred_unref(d);
-    assert_int_equal(o.fired, 1);
-    assert_int_equal(o.code, TWC_ECANCELED);
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.err.code, TWC_ECANCELED);
 }
 
 int main(void)

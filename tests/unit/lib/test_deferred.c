@@ -15,26 +15,11 @@
 #include <unistd.h>
 
 #include "deferred.h"
+#include "outcome.h"
 
 /* ---- Helpers --------------------------------------------------------------- */
 
 /* Values are heap ints; value_free counts what it frees. */
-static int freed;
-
-static void int_free(void *p)
-{
-    freed++;
-    free(p);
-}
-
-static int *new_int(int v)
-{
-    int *p = malloc(sizeof(*p));
-
-    assert_non_null(p);
-    *p = v;
-    return p;
-}
 
 /* A log of what links saw: "c1:5" = callback 1 saw value 5, "e2:-1000" =
  * errback 2 saw code -1000. */

@@ -11,61 +11,7 @@
 #include <string.h>
 
 #include "deferred.h"
-
-static int freed;
-
-static void int_free(void *p)
-{
-    freed++;
-    free(p);
-}
-
-static int *new_int(int v)
-{
-    int *p = malloc(sizeof(*p));
-
-    assert_non_null(p);
-    *p = v;
-    return p;
-}
-
-/* Captures the outcome of a deferred: take its value (and free function) or
- * copy its failure, and consume it. */
-struct outcome {
-    int calls;
-    bool ok;
-    void *value;
-    twc_free_fn value_free;
-    twc_err err;
-};
-
-static void on_outcome(void *arg, twc_result *r)
-{
-    struct outcome *o = arg;
-
-    o->calls++;
-    o->ok = twc_result_ok(r);
-    if (o->ok) {
-        o->value_free = twc_result_free_fn(r);
-        o->value = twc_result_take(r);
-    } else {
-        o->err = *twc_result_err(r);
-        twc_result_set(r, NULL, NULL);
-    }
-}
-
-static void watch(twc_deferred *d, struct outcome *o)
-{
-    memset(o, 0, sizeof(*o));
-    twc_deferred_add_both(d, on_outcome, o);
-}
-
-static void outcome_cleanup(struct outcome *o)
-{
-    if (o->value != NULL && o->value_free != NULL)
-        o->value_free(o->value);
-    o->value = NULL;
-}
+#include "outcome.h"
 
 /* Errback that swallows a failure, so freeing does not log it. */
 static void eb_swallow(void *arg, twc_result *r)

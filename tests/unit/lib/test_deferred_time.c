@@ -12,63 +12,9 @@
 #include "coro.h"
 #include "deferred.h"
 #include "log.h"
-
-static int freed;
-
-static void int_free(void *p)
-{
-    freed++;
-    free(p);
-}
-
-static int *new_int(int v)
-{
-    int *p = malloc(sizeof(*p));
-
-    assert_non_null(p);
-    *p = v;
-    return p;
-}
-
-struct outcome {
-    int calls;
-    bool ok;
-    void *value;
-    twc_free_fn value_free;
-    twc_err err;
-    uint64_t at; /* reactor time when it fired */
-};
+#include "outcome.h"
 
 static twc_reactor *reactor;
-
-static void on_outcome(void *arg, twc_result *r)
-{
-    struct outcome *o = arg;
-
-    o->calls++;
-    o->at = twc_reactor_now(reactor);
-    o->ok = twc_result_ok(r);
-    if (o->ok) {
-        o->value_free = twc_result_free_fn(r);
-        o->value = twc_result_take(r);
-    } else {
-        o->err = *twc_result_err(r);
-        twc_result_set(r, NULL, NULL);
-    }
-}
-
-static void watch(twc_deferred *d, struct outcome *o)
-{
-    memset(o, 0, sizeof(*o));
-    twc_deferred_add_both(d, on_outcome, o);
-}
-
-static void outcome_cleanup(struct outcome *o)
-{
-    if (o->value != NULL && o->value_free != NULL)
-        o->value_free(o->value);
-    o->value = NULL;
-}
 
 /* Log lines captured from the reactor's logger. */
 static char logged[4096];
@@ -94,6 +40,7 @@ static int setup(void **state)
 
     (void)state;
     reactor = twc_reactor_new(&o, &err);
+    outcome_clock = reactor;
     assert_non_null(reactor);
     log_ = twc_log_new(TWC_LOG_TEXT, TWC_LOG_DEBUG, NULL, &err);
     assert_non_null(log_);

@@ -19,6 +19,7 @@
 
 #include "resolver.h"
 #include "dns_responder.h"
+#include "outcome.h"
 
 static const struct dns_entry table[] = {
     {"www.test.", "192.0.2.7", NULL},
@@ -28,40 +29,6 @@ static const struct dns_entry table[] = {
     {"v6.test.", "192.0.2.7", "2001:db8::7"},
     {NULL, NULL, NULL},
 };
-
-struct outcome {
-    int fired;
-    int code;
-    char msg[TWC_ERR_MSG_MAX];
-    twc_addrlist *list;
-};
-
-static void on_ok(void *arg, twc_result *r)
-{
-    struct outcome *o = arg;
-
-    o->fired++;
-    o->list = twc_result_take(r);
-}
-
-static void on_fail(void *arg, twc_result *r)
-{
-    struct outcome *o = arg;
-
-    o->fired++;
-    o->code = twc_result_code(r);
-    snprintf(o->msg, sizeof(o->msg), "%s", twc_result_err(r)->msg);
-    twc_result_set(r, NULL, NULL);
-}
-
-static void wait_fired(twc_reactor *r, struct outcome *o)
-{
-    int i;
-
-    for (i = 0; i < 500 && o->fired == 0; i++)
-        twc_reactor_run_once(r, 10);
-    assert_int_equal(o->fired, 1);
-}
 
 struct fixture {
     twc_reactor *r;
@@ -107,9 +74,13 @@ static void resolve_into(struct fixture *fx, const char *host, uint16_t port, in
 {
     twc_deferred *d = twc_resolve(fx->res, host, port, family);
 
-    memset(o, 0, sizeof(*o));
-    twc_deferred_add_callbacks(d, on_ok, on_fail, o);
+    watch(d, o);
     twc_deferred_unref(d);
+}
+
+static twc_addrlist *list_of(const struct outcome *o)
+{
+    return o->value;
 }
 
 static void test_resolver_a_record(void **state)
@@ -119,14 +90,14 @@ static void test_resolver_a_record(void **state)
     struct outcome o;
 
     resolve_into(fx, "www.test", 8080, AF_INET, &o);
-    assert_int_equal(o.fired, 0); /* never from inside the call */
-    wait_fired(fx->r, &o);
-    assert_non_null(o.list);
-    assert_int_equal(o.list->n, 1);
-    assert_string_equal(twc_addr_format(&o.list->addrs[0], buf, sizeof(buf)), "192.0.2.7:8080");
+    assert_int_equal(o.calls, 0); /* never from inside the call */
+    run_until_fired(fx->r, &o);
+    assert_non_null(o.value);
+    assert_int_equal(list_of(&o)->n, 1);
+    assert_string_equal(twc_addr_format(&list_of(&o)->addrs[0], buf, sizeof(buf)), "192.0.2.7:8080");
     assert_true(fx->rs.queries >= 1);
     assert_int_equal(twc_resolver_pending(fx->res), 0);
-    twc_addrlist_free(o.list);
+    outcome_cleanup(&o);
 }
 
 static void test_resolver_aaaa_and_unspec(void **state)
@@ -138,10 +109,10 @@ static void test_resolver_aaaa_and_unspec(void **state)
     int v4 = 0, v6 = 0;
 
     resolve_into(fx, "v6.test", 443, AF_UNSPEC, &o);
-    wait_fired(fx->r, &o);
-    assert_non_null(o.list);
-    for (i = 0; i < o.list->n; i++) {
-        twc_addr_format(&o.list->addrs[i], buf, sizeof(buf));
+    run_until_fired(fx->r, &o);
+    assert_non_null(o.value);
+    for (i = 0; i < list_of(&o)->n; i++) {
+        twc_addr_format(&list_of(&o)->addrs[i], buf, sizeof(buf));
         if (strcmp(buf, "192.0.2.7:443") == 0)
             v4++;
         if (strcmp(buf, "[2001:db8::7]:443") == 0)
@@ -149,7 +120,7 @@ static void test_resolver_aaaa_and_unspec(void **state)
     }
     assert_int_equal(v4, 1);
     assert_int_equal(v6, 1);
-    twc_addrlist_free(o.list);
+    outcome_cleanup(&o);
 }
 
 static void test_resolver_nxdomain(void **state)
@@ -158,10 +129,10 @@ static void test_resolver_nxdomain(void **state)
     struct outcome o;
 
     resolve_into(fx, "nowhere.invalid", 80, AF_INET, &o);
-    wait_fired(fx->r, &o);
-    assert_null(o.list);
-    assert_int_equal(o.code, TWC_EDNS_NOTFOUND);
-    assert_string_equal(o.msg, "cannot resolve 'nowhere.invalid': host not found");
+    run_until_fired(fx->r, &o);
+    assert_null(o.value);
+    assert_int_equal(o.err.code, TWC_EDNS_NOTFOUND);
+    assert_string_equal(o.err.msg, "cannot resolve 'nowhere.invalid': host not found");
 }
 
 static void test_resolver_numeric_needs_no_query(void **state)
@@ -171,11 +142,11 @@ static void test_resolver_numeric_needs_no_query(void **state)
     struct outcome o;
 
     resolve_into(fx, "::1", 53, AF_UNSPEC, &o);
-    assert_int_equal(o.fired, 0);
-    wait_fired(fx->r, &o);
-    assert_string_equal(twc_addr_format(&o.list->addrs[0], buf, sizeof(buf)), "[::1]:53");
+    assert_int_equal(o.calls, 0);
+    run_until_fired(fx->r, &o);
+    assert_string_equal(twc_addr_format(&list_of(&o)->addrs[0], buf, sizeof(buf)), "[::1]:53");
     assert_int_equal(fx->rs.queries, 0);
-    twc_addrlist_free(o.list);
+    outcome_cleanup(&o);
 }
 
 static void test_resolver_timeout(void **state)
@@ -185,8 +156,8 @@ static void test_resolver_timeout(void **state)
 
     fx->rs.silent = 1;
     resolve_into(fx, "slow.test", 80, AF_INET, &o);
-    wait_fired(fx->r, &o);
-    assert_int_equal(o.code, TWC_EDNS_TIMEOUT);
+    run_until_fired(fx->r, &o);
+    assert_int_equal(o.err.code, TWC_EDNS_TIMEOUT);
     assert_true(fx->rs.queries >= 1);
 }
 
@@ -198,22 +169,21 @@ static void test_resolver_cancel_and_free_pending(void **state)
     int i;
 
     fx->rs.silent = 1;
-    memset(&o1, 0, sizeof(o1));
     d = twc_resolve(fx->res, "cancel.test", 80, AF_INET);
-    twc_deferred_add_callbacks(d, on_ok, on_fail, &o1);
+    watch(d, &o1);
     twc_deferred_cancel(d);
     twc_deferred_unref(d);
-    assert_int_equal(o1.fired, 1);
-    assert_int_equal(o1.code, TWC_ECANCELED);
+    assert_int_equal(o1.calls, 1);
+    assert_int_equal(o1.err.code, TWC_ECANCELED);
     for (i = 0; i < 5; i++)
         twc_reactor_run_once(fx->r, 10);
     /* Freeing the resolver fails what is still pending, exactly once. */
     resolve_into(fx, "pending.test", 80, AF_INET, &o2);
     twc_resolver_free(fx->res);
     fx->res = NULL;
-    assert_int_equal(o2.fired, 1);
-    assert_int_equal(o2.code, TWC_ECANCELED);
-    assert_int_equal(o1.fired, 1);
+    assert_int_equal(o2.calls, 1);
+    assert_int_equal(o2.err.code, TWC_ECANCELED);
+    assert_int_equal(o1.calls, 1);
 }
 
 static void test_resolver_bad_conf_file(void **state)
