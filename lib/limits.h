@@ -43,6 +43,16 @@
 #define TWC_DNS_MAX_RRS 4096           /* resource records parsed from one message */
 #define TWC_DNS_COMPRESS_MAX 128       /* names remembered for compression in one message */
 #define TWC_DNS_POINTER_HOPS 64        /* compression pointers followed in one name */
+#define TWC_DNS_FORWARD_INFLIGHT 1024  /* forwarded queries awaiting an answer (-r) */
+#define TWC_DNS_CACHE_ENTRIES 10000    /* answers kept by the cache (-c), LRU-evicted */
+#define TWC_DNS_CACHE_BYTES (16 * 1024 * 1024) /* message bytes kept by the cache */
+#define TWC_DNS_CACHE_TTL_MAX 86400    /* longest time an answer is cached, seconds (as Unbound) */
+#define TWC_DNS_NEG_TTL_MAX 10800      /* longest negative caching, seconds (RFC 2308 §5) */
+#define TWC_DNS_XFR_TIMEOUT_MS 60000   /* a whole zone transfer (AXFR) as a secondary */
+#define TWC_DNS_SECONDARY_RETRY_S 60   /* retry after a failed first transfer (no SOA yet) */
+#define TWC_DNS_SECONDARY_REFRESH_MIN_S 1 /* floor for SOA refresh/retry timers */
+#define TWC_DNS_TCP_IDLE_MS 10000      /* TCP connection without a query closes (RFC 7766 §6.2.3) */
+#define TWC_DNS_UDP_SOCKBUF (4 * 1024 * 1024) /* server UDP SO_RCVBUF/SO_SNDBUF: absorbs bursts */
 
 /* Logging */
 #define TWC_LOG_LINE_MAX 8192 /* longest log message before truncation */
