@@ -66,18 +66,22 @@ fi
 
 mkdir -p "$BUILD/tests/fuzz"
 status=0
+passed=0
+failed=0
 for name in "$@"; do
     src="tests/fuzz/${name}_fuzz.c"
     bin="$BUILD/tests/fuzz/${name}_fuzz"
     if [ ! -f "$src" ]; then
         echo "FAIL fuzz/$name: no $src"
         status=1
+        failed=$((failed + 1))
         continue
     fi
     # shellcheck disable=SC2086 # flag lists split on purpose
     if ! $FUZZ_CC $CFLAGS_FUZZ -o "$bin" "$src" "$LIB" $PKG_LIBS -lpthread; then
         echo "FAIL fuzz/$name: build failed"
         status=1
+        failed=$((failed + 1))
         continue
     fi
 
@@ -99,12 +103,15 @@ for name in "$@"; do
     if [ "$rc" -eq 0 ]; then
         files=$(find "$scratch/corpus" -type f | wc -l)
         echo "ok fuzz/$name: ${runs:-?} runs in ${SECS}s, corpus grew to $files files"
+        passed=$((passed + 1))
         rm -rf "$scratch"
     else
         echo "FAIL fuzz/$name: exit status $rc; log and reproducer kept in $scratch"
         grep -E 'ERROR|SUMMARY|invariant failed|Test unit written' "$scratch/log" | head -n 20 |
             sed 's/^/    /'
         status=1
+        failed=$((failed + 1))
     fi
 done
+echo "$passed passed, $failed failed, 0 skipped"
 exit "$status"
