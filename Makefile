@@ -8,8 +8,8 @@
 #   make unit | cli | interop | fuzz-replay   one suite
 #   make valgrind                     unit tests under valgrind
 #   make fuzz [FUZZ_SECONDS=N]        libFuzzer targets (clang)   -> build/fuzz
-#   make bench                        echo benchmark (tests/bench/run.sh)
-#   make run [RUN_PORT=8000]          twc echo on 127.0.0.1
+#   make bench                        echo, TLS, DNS and web benchmarks (tests/bench/run.sh)
+#   make run                          twc serve on its embedded demo config (loopback)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make V=1 ...                      show full compiler command lines
 #   make BUILD=build/NAME ...         any other build folder
@@ -221,8 +221,7 @@ valgrind: tests-build
 	@BUILD=$(BUILD) VALGRIND=1 bash tests/run.sh unit
 
 run: all
-	$(TWC) echo --listen tcp:$(RUN_PORT):interface=127.0.0.1 \
-	    --listen udp:$(RUN_PORT):interface=127.0.0.1
+	$(TWC) serve
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)

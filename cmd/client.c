@@ -15,8 +15,9 @@
  * at once, up to 65507 bytes); replies go to stdout. After stdin EOF we wait
  * --quit-after seconds without a reply, then exit 0.
  *
- * XXX: line editing and history (libedit) when stdin is a terminal are for
- * later (shared/CLI.md); for now a terminal is read like any other stdin.
+ * tcp/unix with a terminal on stdin: lines are edited with libedit (history,
+ * cursor keys; cmd/lineedit.c) and each line goes to the peer when entered;
+ * Ctrl-D on an empty line is stdin EOF.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -104,17 +105,29 @@ static const struct twc_optset client_wait_set = {
     sizeof(wait_opts) / sizeof(wait_opts[0]),
     0,
     NULL,
-    "ENDPOINT is tcp:HOST:PORT or unix:PATH. Retries every 100 ms. Exits 0 (or\n"
+    "ENDPOINT is tcp:HOST:PORT, unix:PATH, or an http(s):// URL (up once it\n"
+    "answers 2xx or 3xx). Retries every 100 ms. Exits 0 (or\n"
     "with COMMAND's status) once all accepted, 69 at the timeout.",
 };
 
+/* cmd/client_tls.c */
+extern const struct twc_optset twc_client_tls_set;
+int twc_client_tls(int argc, char **argv);
+/* cmd/client_dns.c */
+extern const struct twc_optset twc_client_dns_set;
+int twc_client_dns(int argc, char **argv);
+/* cmd/client_http.c */
+extern const struct twc_optset twc_client_http_set;
+int twc_client_http(int argc, char **argv);
+
 static const struct twc_optset *const client_subs[] = {
-    &client_tcp_set, &client_udp_set, &client_unix_set, &client_wait_set, NULL,
+    &client_tcp_set,  &twc_client_tls_set, &client_udp_set,
+    &client_unix_set, &client_wait_set,    &twc_client_dns_set, &twc_client_http_set, NULL,
 };
 
 const struct twc_optset twc_optset_client = {
     "client",
-    "tcp|udp|unix|wait [OPTIONS] [ARGS]",
+    "tcp|tls|udp|unix|wait|dns|http [OPTIONS] [ARGS]",
     "scripted protocol clients: tcp, udp, unix, wait",
     NULL,
     0,
@@ -407,6 +420,7 @@ static int run_stream(const struct twc_optset *set, int argc, char **argv)
     c.io.on_input = nc_on_input;
     c.io.on_output_drained = nc_on_output_drained;
     c.io.on_output_error = nc_on_output_error;
+    twc_stdio_edit_lines(&c.io, ""); /* a terminal on stdin: edit lines */
     timeout_ms = (unsigned)twc_opts_num(&c.app.opts, "timeout");
     if (by_name) {
         /* /etc/hosts, then the nameservers of resolv.conf ($TWC_RESOLV_CONF, else
@@ -649,10 +663,16 @@ int twc_cmd_client(int argc, char **argv)
             v[n++] = argv[j];
         if (strcmp(sub, "tcp") == 0)
             rc = run_stream(&client_tcp_set, n, v);
+        else if (strcmp(sub, "tls") == 0)
+            rc = twc_client_tls(n, v);
         else if (strcmp(sub, "unix") == 0)
             rc = run_stream(&client_unix_set, n, v);
         else if (strcmp(sub, "udp") == 0)
             rc = run_udp(n, v);
+        else if (strcmp(sub, "dns") == 0)
+            rc = twc_client_dns(n, v);
+        else if (strcmp(sub, "http") == 0)
+            rc = twc_client_http(n, v);
         else if (strcmp(sub, "wait") == 0)
             rc = twc_client_wait(&client_wait_set, n, v);
         else

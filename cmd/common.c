@@ -24,6 +24,22 @@ static const struct twc_option global_opts[] = {
      "lowest level logged (listening, ready and stopped are always logged)"},
     {"reactor", 0, TWC_OPT_STRING, 0, NULL, NULL, "epoll|poll", 0, 0,
      "event backend (also $TWC_REACTOR; default: the best available)"},
+    {"daemon", 0, TWC_OPT_FLAG, 0, NULL, NULL, NULL, 0, 0,
+     "detach once every listener is bound; the parent exits 0 when the server is ready"},
+    {"pidfile", 0, TWC_OPT_PATH, 0, NULL, NULL, NULL, 0, 0,
+     "write the server's pid there (locked); refuse to start if it names a live process"},
+    {"uid", 0, TWC_OPT_STRING, 0, "USER|N", NULL, NULL, 0, 0,
+     "switch to this user after binding"},
+    {"gid", 0, TWC_OPT_STRING, 0, "GROUP|N", NULL, NULL, 0, 0,
+     "switch to this group after binding (default: the --uid user's group)"},
+    {"chroot", 0, TWC_OPT_PATH, 0, "DIR", NULL, NULL, 0, 0,
+     "chroot to DIR after binding"},
+    {"umask", 0, TWC_OPT_STRING, 0, "OCTAL", NULL, NULL, 0, 0,
+     "file mode creation mask, e.g. 022"},
+    {"rundir", 0, TWC_OPT_PATH, 0, "DIR", NULL, NULL, 0, 0,
+     "change to DIR before starting (relative paths are relative to it)"},
+    {"workers", 0, TWC_OPT_INT, 0, NULL, "1", NULL, 1, 256,
+     "run N worker processes sharing the listeners (SO_REUSEPORT)"},
 };
 
 const struct twc_optset twc_global_optset = {
@@ -73,9 +89,34 @@ int twc_fail(const char *name, int exit_code, const char *fmt, ...)
     return exit_code;
 }
 
+/* The exit code for err: its code, refined by the errno behind it for errors
+ * about files (a certificate that cannot be opened is 66, one that does not
+ * parse is 65: shared/CLI.md). */
+static int exit_code_of(const twc_err *err, int client)
+{
+    switch (err->sys_errno) {
+    case ENOENT:
+    case ENOTDIR:
+    case EISDIR:
+        if (err->code == TWC_ETLS_CONFIG)
+            return TWC_EXIT_NOINPUT;
+        break;
+    case EACCES:
+    case EPERM:
+        if (err->code == TWC_ETLS_CONFIG)
+            return TWC_EXIT_NOPERM;
+        break;
+    default:
+        break;
+    }
+    if (err->code == TWC_ETLS_CONFIG)
+        return TWC_EXIT_DATAERR;
+    return twc_exit_code(err->code, client);
+}
+
 int twc_fail_err(const char *name, const twc_err *err, int client)
 {
-    return twc_fail(name, twc_exit_code(err->code, client), "%s",
+    return twc_fail(name, exit_code_of(err, client), "%s",
                     err->msg[0] != '\0' ? err->msg : twc_strerror(err->code));
 }
 
@@ -146,16 +187,22 @@ int twc_app_parse(struct twc_app *app, const struct twc_optset *set, int argc, c
     return -1;
 }
 
-static void on_sighup(twc_reactor *r, int signo, void *arg)
+void twc_app_reopen_log(struct twc_app *app)
 {
-    struct twc_app *app = arg;
     twc_err err;
 
-    (void)signo;
+    twc_err_clear(&err);
     if (twc_log_reopen(app->log, &err) < 0)
-        twc_log_errorx(r, app->log_system, "cannot reopen log: %s", err.msg);
+        twc_log_errorx(app->reactor, app->log_system, "cannot reopen log: %s", err.msg);
     else
-        twc_log_debug(r, app->log_system, "log reopened");
+        twc_log_debug(app->reactor, app->log_system, "log reopened");
+}
+
+static void on_sighup(twc_reactor *r, int signo, void *arg)
+{
+    (void)r;
+    (void)signo;
+    twc_app_reopen_log(arg);
 }
 
 int twc_app_start(struct twc_app *app)
@@ -175,7 +222,7 @@ int twc_app_start(struct twc_app *app)
     app->log = twc_log_new(fmt, level, file, &err);
     if (app->log == NULL)
         return twc_fail_err(app->name, &err, 0);
-    ro.backend = twc_opts_str(&app->global, "reactor");
+    ro.backend = app->backend != NULL ? app->backend : twc_opts_str(&app->global, "reactor");
     app->reactor = twc_reactor_new(&ro, &err);
     if (app->reactor == NULL) {
         /* $TWC_REACTOR naming an unknown backend is a usage error too. */
@@ -187,9 +234,9 @@ int twc_app_start(struct twc_app *app)
     return -1;
 }
 
-/* systemd's sd_notify(3) protocol: one datagram "READY=1" to $NOTIFY_SOCKET
+/* systemd's sd_notify(3) protocol: one datagram ("READY=1") to $NOTIFY_SOCKET
  * (a path, or "@name" for the abstract namespace). Best effort. */
-static void notify_ready(twc_reactor *r, const char *system)
+static void notify(twc_reactor *r, const char *system, const char *state)
 {
     const char *path = getenv("NOTIFY_SOCKET");
     struct sockaddr_un sun;
@@ -211,7 +258,7 @@ static void notify_ready(twc_reactor *r, const char *system)
         sun.sun_path[0] = '\0';
     len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sun, len) < 0)
+    if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sun, len) < 0)
         twc_log_warn(r, system, "cannot notify systemd at %s", path);
     if (fd >= 0)
         close(fd);
@@ -220,7 +267,12 @@ static void notify_ready(twc_reactor *r, const char *system)
 void twc_app_ready(struct twc_app *app)
 {
     twc_log_ready(app->reactor, app->log_system);
-    notify_ready(app->reactor, app->log_system);
+    notify(app->reactor, app->log_system, "READY=1");
+}
+
+void twc_app_notify(struct twc_app *app, const char *state)
+{
+    notify(app->reactor, app->log_system, state);
 }
 
 void twc_app_cleanup(struct twc_app *app)

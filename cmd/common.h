@@ -41,6 +41,7 @@ struct twc_app {
     twc_reactor *reactor;   /* after twc_app_start */
     twc_log *log;           /* after twc_app_start */
     const char *log_system; /* "system" of the command's log lines (default: name) */
+    const char *backend;    /* overrides --reactor (the --workers supervisor uses poll) */
 };
 
 /* Parse argv (argv[0] is the command word) for set plus the global options.
@@ -55,6 +56,12 @@ int twc_app_start(struct twc_app *app);
 
 /* Log `ready` and tell systemd (NOTIFY_SOCKET, READY=1) when it asked. */
 void twc_app_ready(struct twc_app *app);
+
+/* Send one sd_notify(3) state ("STOPPING=1") to $NOTIFY_SOCKET, if set. */
+void twc_app_notify(struct twc_app *app, const char *state);
+
+/* Reopen the log file (SIGHUP), logging a failure. */
+void twc_app_reopen_log(struct twc_app *app);
 
 /* Free everything twc_app_parse and twc_app_start made. Safe to call twice. */
 void twc_app_cleanup(struct twc_app *app);

@@ -11,6 +11,11 @@
  * Defaults (shared/CLI.md): TCP and UDP on port 8000. -p sets both, binding UDP
  * first and giving TCP the same number, so `-p 0` yields one port for both.
  * --listen (repeatable) replaces the defaults (and -p).
+ *
+ * The command is assembled from services (lib/service.h): an echo service
+ * that owns the connections (and drains them on stop) with one listening
+ * service per endpoint group below it. twc_build_echo is what `twc serve`
+ * calls for an "echo" entry.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,22 +26,24 @@
 #include "cmd/commands.h"
 #include "cmd/common.h"
 #include "cmd/endpoint.h"
-#include "lib/addr.h"
+#include "cmd/listen.h"
+#include "cmd/server.h"
+#include "cmd/servers.h"
 #include "lib/limits.h"
+#include "lib/log.h"
 #include "lib/protocol.h"
+#include "lib/service.h"
 #include "lib/stream.h"
 #include "lib/udp.h"
 
-#define SYSTEM          "echo"
-#define DEFAULT_PORT    "8000"
-/* With -p 0 the kernel picks a free UDP port that TCP may still hold: retry. */
-#define PICK_PORT_TRIES 20
+#define DEFAULT_PORT "8000"
 
 static const struct twc_option echo_opts[] = {
     {"port", 'p', TWC_OPT_PORT, 0, NULL, DEFAULT_PORT, NULL, 0, 0,
      "TCP and UDP port of the default listeners (0: pick a free one, the same for both)"},
     {"listen", 0, TWC_OPT_ENDPOINT, TWC_OPT_REPEAT, NULL, NULL, NULL, 0, 0,
-     "listen on ENDPOINT (tcp:PORT, udp:PORT, unix:PATH); replaces the defaults"},
+     "listen on ENDPOINT (tcp:PORT, udp:PORT, ssl:PORT:privateKey=PEM, unix:PATH); "
+     "replaces the defaults"},
 };
 
 const struct twc_optset twc_optset_echo = {
@@ -48,7 +55,8 @@ const struct twc_optset twc_optset_echo = {
     0,
     NULL,
     "Endpoints: tcp:PORT[:interface=ADDR][:backlog=N], udp:PORT[:interface=ADDR],\n"
-    "unix:PATH[:mode=0660]. Stops cleanly on SIGTERM or SIGINT.",
+    "ssl:PORT:privateKey=KEY.pem[:certKey=CERT.pem][:interface=ADDR], unix:PATH[:mode=0660],\n"
+    "systemd:domain=INET:index=N. Stops cleanly on SIGTERM or SIGINT.",
 };
 
 struct echo_conn {
@@ -56,21 +64,13 @@ struct echo_conn {
     struct echo_conn *prev, *next;
 };
 
-struct echo_udp {
-    twc_datagram_protocol base;
-    twc_udp *udp;
-};
-
-struct echo_server {
-    struct twc_app app;
+/* The service that owns the factory and the live connections. */
+struct echo_service {
+    twc_service base; /* first */
     twc_factory factory;
-    twc_listener **listeners;
-    size_t nlisteners;
-    struct echo_udp **udps;
-    size_t nudps;
     struct echo_conn *conns; /* live connections, to close them on stop */
     size_t nconns;
-    twc_timer *grace; /* SIGTERM: deadline for connections to finish */
+    twc_deferred *draining; /* producer's reference while stopping with connections */
     int stopping;
 };
 
@@ -86,16 +86,10 @@ static void on_data_received(twc_protocol *p, const uint8_t *data, size_t len)
     twc_transport_write(p->transport, data, len);
 }
 
-static void maybe_finish(struct echo_server *s)
-{
-    if (s->stopping && s->nconns == 0)
-        twc_reactor_stop(s->app.reactor);
-}
-
 static void on_connection_lost(twc_protocol *p, const twc_err *why)
 {
     struct echo_conn *c = container_of(p, struct echo_conn, base);
-    struct echo_server *s = container_of(p->factory, struct echo_server, factory);
+    struct echo_service *s = container_of(p->factory, struct echo_service, factory);
 
     (void)why;
     if (c->prev != NULL)
@@ -106,7 +100,12 @@ static void on_connection_lost(twc_protocol *p, const twc_err *why)
         c->next->prev = c->prev;
     s->nconns--;
     free(c);
-    maybe_finish(s);
+    if (s->nconns == 0 && s->draining != NULL) {
+        twc_deferred *d = s->draining;
+
+        s->draining = NULL;
+        twc_deferred_resolve(d, NULL, NULL);
+    }
 }
 
 static const struct twc_protocol_ops echo_ops = {
@@ -118,7 +117,7 @@ static const struct twc_protocol_ops echo_ops = {
 
 static twc_protocol *build(twc_factory *f, const twc_addr *peer)
 {
-    struct echo_server *s = container_of(f, struct echo_server, factory);
+    struct echo_service *s = container_of(f, struct echo_service, factory);
     struct echo_conn *c;
 
     (void)peer;
@@ -152,244 +151,132 @@ static const struct twc_datagram_ops echo_udp_ops = {
     .datagram_received = on_datagram,
 };
 
-/* ---- Listeners ---------------------------------------------------------------- */
+/* ---- The service -------------------------------------------------------------- */
 
-/* Bind a UDP port and keep it. Returns 0 or a negative code with *err. */
-static int add_udp(struct echo_server *s, const char *iface, uint16_t port, twc_addr *bound,
-                   twc_err *err)
+/* The grace period ran out (the stop was cancelled): drop what is left. */
+static void on_drain_cancelled(void *arg, twc_deferred *d)
 {
-    struct echo_udp **arr = realloc(s->udps, (s->nudps + 1) * sizeof(*arr));
-    struct echo_udp *u;
-
-    if (arr == NULL)
-        return twc_err_set(err, TWC_ENOMEM, "out of memory");
-    s->udps = arr;
-    u = calloc(1, sizeof(*u));
-    if (u == NULL)
-        return twc_err_set(err, TWC_ENOMEM, "out of memory");
-    u->base.ops = &echo_udp_ops;
-    u->udp = twc_udp_listen(s->app.reactor, iface, port, &u->base, err);
-    if (u->udp == NULL) {
-        free(u);
-        return err->code;
-    }
-    s->udps[s->nudps++] = u;
-    if (twc_udp_addr(u->udp, bound) < 0)
-        return twc_err_set(err, TWC_EINTERNAL, "cannot read the bound UDP address");
-    return 0;
-}
-
-/* Start a TCP (ep->kind TWC_EP_TCP) or UNIX listener and keep it. */
-static int add_stream(struct echo_server *s, const struct twc_endpoint *ep, twc_addr *bound,
-                      twc_err *err)
-{
-    twc_listener **arr = realloc(s->listeners, (s->nlisteners + 1) * sizeof(*arr));
-    twc_listener *l;
-
-    if (arr == NULL)
-        return twc_err_set(err, TWC_ENOMEM, "out of memory");
-    s->listeners = arr;
-    if (ep->kind == TWC_EP_TCP) {
-        struct twc_tcp_listen_opts o = {ep->host[0] != '\0' ? ep->host : NULL, ep->port,
-                                        ep->backlog, 0};
-
-        l = twc_tcp_listen(s->app.reactor, &o, &s->factory, err);
-    } else {
-        l = twc_unix_listen(s->app.reactor, ep->path, ep->mode, &s->factory, err);
-    }
-    if (l == NULL)
-        return err->code;
-    s->listeners[s->nlisteners++] = l;
-    if (twc_listener_addr(l, bound) < 0)
-        return twc_err_set(err, TWC_EINTERNAL, "cannot read the bound address");
-    return 0;
-}
-
-/* Drop the most recent UDP port (the -p 0 retry). */
-static void drop_last_udp(struct echo_server *s)
-{
-    struct echo_udp *u = s->udps[--s->nudps];
-
-    twc_udp_free(u->udp);
-    free(u);
-}
-
-static void log_listening(struct echo_server *s, struct twc_endpoint *ep, const twc_addr *a)
-{
-    char host[TWC_ADDR_STRLEN], str[512];
-
-    if (ep->kind != TWC_EP_UNIX)
-        ep->port = twc_addr_port(a);
-    twc_endpoint_format(ep, 0, str, sizeof(str));
-    if (ep->kind == TWC_EP_UNIX)
-        twc_log_listening(s->app.reactor, SYSTEM, str, "unix", ep->path, 0);
-    else
-        twc_log_listening(s->app.reactor, SYSTEM, str, twc_endpoint_kind_name(ep->kind),
-                          twc_addr_host(a, host, sizeof(host)), ep->port);
-}
-
-/* Bind one --listen endpoint. Returns 0 or a negative code with *err filled. */
-static int listen_on(struct echo_server *s, struct twc_endpoint *ep, twc_err *err)
-{
-    twc_addr a;
-    int rc;
-
-    if (ep->kind == TWC_EP_UDP)
-        rc = add_udp(s, ep->host[0] != '\0' ? ep->host : NULL, ep->port, &a, err);
-    else
-        rc = add_stream(s, ep, &a, err);
-    if (rc < 0)
-        return rc;
-    log_listening(s, ep, &a);
-    return 0;
-}
-
-/* -p PORT: UDP first, then TCP on the port UDP got (shared/CLI.md). */
-static int listen_default(struct echo_server *s, uint16_t port, twc_err *err)
-{
-    struct twc_endpoint udp, tcp;
-    twc_addr ua, ta;
-    int tries, rc = 0;
-
-    memset(&udp, 0, sizeof(udp));
-    udp.kind = TWC_EP_UDP;
-    memset(&tcp, 0, sizeof(tcp));
-    tcp.kind = TWC_EP_TCP;
-    for (tries = 0; tries < PICK_PORT_TRIES; tries++) {
-        rc = add_udp(s, NULL, port, &ua, err);
-        if (rc < 0)
-            return rc;
-        tcp.port = twc_addr_port(&ua);
-        rc = add_stream(s, &tcp, &ta, err);
-        if (rc == 0) {
-            /* Log only now: a retried UDP port was never really ours. */
-            log_listening(s, &udp, &ua);
-            log_listening(s, &tcp, &ta);
-            return 0;
-        }
-        if (port != 0 || rc != -EADDRINUSE)
-            return rc;
-        drop_last_udp(s); /* the kernel's UDP pick is taken for TCP: pick again */
-    }
-    return rc;
-}
-
-/* ---- Stop --------------------------------------------------------------------- */
-
-static void close_listeners(struct echo_server *s)
-{
-    size_t i;
-
-    for (i = 0; i < s->nlisteners; i++)
-        twc_listener_free(s->listeners[i]);
-    s->nlisteners = 0;
-    for (i = 0; i < s->nudps; i++) {
-        twc_udp_free(s->udps[i]->udp);
-        free(s->udps[i]);
-    }
-    s->nudps = 0;
-}
-
-static void on_grace_expired(twc_timer *t, void *arg)
-{
-    struct echo_server *s = arg;
+    struct echo_service *s = arg;
     struct echo_conn *c;
 
-    (void)t;
-    twc_log_warnx(s->app.reactor, SYSTEM, "aborting %zu connections still open after %d ms",
-                  s->nconns, TWC_SHUTDOWN_GRACE_MS);
+    (void)d;
+    s->draining = NULL; /* the cancel's rejection consumes the producer's reference */
+    twc_log_warnx(s->base.reactor, s->base.name, "aborting %zu connections still open", s->nconns);
     for (c = s->conns; c != NULL; c = c->next)
         twc_transport_abort(c->base.transport);
 }
 
-/* SIGTERM/SIGINT (shared/CLI.md): stop accepting, close connections (an echo
+/* SIGTERM/SIGINT (shared/CLI.md): the listeners (children) close; an echo
  * connection has no request in progress beyond its queued output, which
- * lose_connection still flushes), stop once they are gone or the grace ends. */
-static void on_stop_signal(twc_reactor *r, int signo, void *arg)
+ * lose_connection still flushes, so every connection is closed now and the
+ * stop completes once they are gone. */
+static twc_deferred *echo_stop(twc_service *svc)
 {
-    struct echo_server *s = arg;
+    struct echo_service *s = (struct echo_service *)svc;
     struct echo_conn *c;
 
-    if (s->stopping)
-        return;
     s->stopping = 1;
-    twc_log_info(r, SYSTEM, "received %s, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    close_listeners(s);
+    if (s->nconns == 0)
+        return NULL;
+    s->draining = twc_deferred_new(on_drain_cancelled, s);
     for (c = s->conns; c != NULL; c = c->next)
         twc_transport_lose_connection(c->base.transport);
-    if (s->nconns > 0) {
-        s->grace = twc_timer_new(r, on_grace_expired, s);
-        if (s->grace != NULL)
-            twc_timer_start(s->grace, TWC_SHUTDOWN_GRACE_MS, 0);
+    return s->draining; /* our reference is the producer's: the consumer gets the other */
+}
+
+static void echo_free(twc_service *svc)
+{
+    free(svc);
+}
+
+static const struct twc_service_ops echo_service_ops = {
+    .kind = "echo",
+    .stop = echo_stop,
+    .free = echo_free,
+};
+
+/* Add a listening service for eps[0..n) below the echo service. */
+static int add_listen(struct echo_service *s, struct twc_server *srv, const char *system,
+                      const struct twc_endpoint *eps, size_t n, int same_port, size_t index,
+                      twc_err *err)
+{
+    char name[32];
+    twc_service *l;
+    int rc;
+
+    snprintf(name, sizeof(name), "listen%zu", index);
+    l = twc_listen_service_new(srv, name, system, eps, n, same_port, &s->factory, &echo_udp_ops,
+                               s, err);
+    if (l == NULL)
+        return err->code;
+    if ((rc = twc_service_add(&s->base, l, err)) < 0)
+        twc_service_free(l);
+    return rc;
+}
+
+int twc_build_echo(struct twc_server *srv, const struct twc_opts *opts, twc_service *parent,
+                   twc_err *err)
+{
+    const struct twc_optval *listen = twc_opts_get(opts, "listen");
+    const char *system = twc_service_name(parent);
+    struct echo_service *s;
+    struct twc_endpoint ep[2];
+    size_t i;
+    int rc;
+
+    /* Check every endpoint before building anything. */
+    for (i = 0; i < listen->nlist; i++) {
+        twc_err e;
+
+        if (twc_endpoint_parse_server(&ep[0], listen->list[i], &e) < 0)
+            return twc_err_set(err, TWC_EINVAL, "--listen: %s", e.msg);
     }
-    maybe_finish(s);
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return twc_err_set(err, TWC_ENOMEM, "out of memory");
+    twc_service_init(&s->base, &echo_service_ops, srv->app->reactor, "echo");
+    s->factory.ops = &echo_factory_ops;
+    if ((rc = twc_service_add(parent, &s->base, err)) < 0) {
+        free(s);
+        return rc;
+    }
+    if (listen->nlist == 0) {
+        /* -p PORT: UDP first, then TCP on the port UDP got (shared/CLI.md). */
+        memset(ep, 0, sizeof(ep));
+        ep[0].kind = TWC_EP_UDP;
+        ep[0].port = (uint16_t)twc_opts_num(opts, "port");
+        ep[1].kind = TWC_EP_TCP;
+        ep[1].port = ep[0].port;
+        return add_listen(s, srv, system, ep, 2, 1, 0, err);
+    }
+    for (i = 0; i < listen->nlist; i++) {
+        twc_endpoint_parse_server(&ep[0], listen->list[i], err);
+        if ((rc = add_listen(s, srv, system, ep, 1, 0, i, err)) < 0)
+            return rc;
+    }
+    return 0;
 }
 
 int twc_cmd_echo(int argc, char **argv)
 {
-    struct echo_server s;
-    const struct twc_optval *listen;
-    struct twc_endpoint *eps = NULL;
-    twc_err err;
-    size_t i;
+    struct twc_app app;
+    struct twc_server_spec spec;
     int rc;
 
-    memset(&s, 0, sizeof(s));
-    s.factory.ops = &echo_factory_ops;
-    rc = twc_app_parse(&s.app, &twc_optset_echo, argc, argv);
+    memset(&app, 0, sizeof(app));
+    rc = twc_app_parse(&app, &twc_optset_echo, argc, argv);
     if (rc >= 0)
         goto out;
-    if (s.app.args.n > 0) {
-        rc = twc_fail(s.app.name, TWC_EXIT_USAGE, "unexpected argument '%s' (see twc echo --help)",
-                      s.app.args.v[0]);
+    if (app.args.n > 0) {
+        rc = twc_fail(app.name, TWC_EXIT_USAGE, "unexpected argument '%s' (see twc echo --help)",
+                      app.args.v[0]);
         goto out;
     }
-    /* Check every endpoint before binding anything. */
-    listen = twc_opts_get(&s.app.opts, "listen");
-    eps = calloc(listen->nlist + 1, sizeof(*eps));
-    if (eps == NULL) {
-        rc = twc_fail(s.app.name, TWC_EXIT_SOFTWARE, "out of memory");
-        goto out;
-    }
-    for (i = 0; i < listen->nlist; i++) {
-        if (twc_endpoint_parse_server(&eps[i], listen->list[i], &err) < 0) {
-            rc = twc_fail(s.app.name, TWC_EXIT_USAGE, "--listen: %s", err.msg);
-            goto out;
-        }
-    }
-    rc = twc_app_start(&s.app);
-    if (rc >= 0)
-        goto out;
-    twc_err_clear(&err);
-    if (listen->nlist == 0) {
-        rc = listen_default(&s, (uint16_t)twc_opts_num(&s.app.opts, "port"), &err);
-    } else {
-        rc = 0;
-        for (i = 0; i < listen->nlist && rc == 0; i++)
-            rc = listen_on(&s, &eps[i], &err);
-    }
-    if (rc < 0) {
-        close_listeners(&s);
-        rc = twc_fail_err(s.app.name, &err, 0);
-        goto out;
-    }
-    if (twc_reactor_on_signal(s.app.reactor, SIGTERM, on_stop_signal, &s, &err) < 0 ||
-        twc_reactor_on_signal(s.app.reactor, SIGINT, on_stop_signal, &s, &err) < 0) {
-        close_listeners(&s);
-        rc = twc_fail_err(s.app.name, &err, 0);
-        goto out;
-    }
-    twc_app_ready(&s.app);
-    rc = twc_reactor_run(s.app.reactor) < 0 ? TWC_EXIT_SOFTWARE : TWC_EXIT_OK;
-    close_listeners(&s);
-    twc_timer_free(s.grace);
-    twc_reactor_on_signal(s.app.reactor, SIGTERM, NULL, NULL, NULL);
-    twc_reactor_on_signal(s.app.reactor, SIGINT, NULL, NULL, NULL);
-    twc_log_stopped(s.app.reactor, SYSTEM);
+    spec.command = "echo";
+    spec.build = twc_build_echo;
+    spec.opts = &app.opts;
+    rc = twc_server_main(&app, &spec, 1);
 out:
-    free(eps);
-    free(s.listeners);
-    free(s.udps);
-    twc_app_cleanup(&s.app);
+    twc_app_cleanup(&app);
     return rc;
 }

@@ -22,6 +22,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/common.h"
+#include "cmd/completion.h"
 
 #ifndef TWC_VERSION
 #define TWC_VERSION "0.0.0"
@@ -48,6 +49,8 @@ static const struct twc_option main_opts[] = {
      "create symlinks DIR/twc-COMMAND to this binary for every command"},
     {"dump-options", 0, TWC_OPT_FLAG, TWC_OPT_HIDDEN, NULL, NULL, NULL, 0, 0,
      "print every option table as JSON (for completions, man pages and tests)"},
+    {"gen-completion", 0, TWC_OPT_STRING, TWC_OPT_HIDDEN, "SHELL", NULL, "bash|zsh|fish", 0, 0,
+     "print the completion script for SHELL, generated from the option tables"},
 };
 
 static const struct twc_optset main_set = {
@@ -130,6 +133,20 @@ static int dump_options(void)
     puts(s);
     cJSON_free(s);
     return TWC_EXIT_OK;
+}
+
+static int gen_completion(const char *shell)
+{
+    struct twc_cmd_entry e[NCOMMANDS];
+    size_t i;
+
+    for (i = 0; i < NCOMMANDS; i++) {
+        e[i].name = commands[i].name;
+        e[i].summary = commands[i].summary;
+        e[i].set = commands[i].set;
+    }
+    twc_completion_write(stdout, shell, &main_set, e, NCOMMANDS);
+    return fflush(stdout) != 0 || ferror(stdout) ? TWC_EXIT_FAILURE : TWC_EXIT_OK;
 }
 
 /* Symlink DIR/twc-NAME -> this binary for every command (busybox --install -s). */
@@ -226,6 +243,8 @@ int main(int argc, char **argv)
         rc = version();
     } else if (twc_opts_given(&mo, "dump-options")) {
         rc = dump_options();
+    } else if (twc_opts_given(&mo, "gen-completion")) {
+        rc = gen_completion(twc_opts_str(&mo, "gen-completion"));
     } else if (twc_opts_given(&mo, "install")) {
         rc = install(twc_opts_str(&mo, "install"));
     } else if (args.n == 0) {

@@ -1,5 +1,6 @@
 /*
- * stdin/stdout watchers for the netcat-like clients (see stdstream.h).
+ * stdin/stdout watchers for the netcat-like clients (see stdstream.h), with
+ * optional line editing of a terminal stdin (cmd/lineedit.c).
  */
 #define _GNU_SOURCE
 #include "stdstream.h"
@@ -35,12 +36,19 @@ static int make_nonblocking(int fd, int *saved)
 }
 
 static void read_input(struct twc_stdio *s);
+static long write_out(struct twc_stdio *s, const uint8_t *data, size_t len);
+static void read_edited(struct twc_stdio *s);
 
 static void on_stdin(twc_io *io, unsigned events, void *arg)
 {
+    struct twc_stdio *s = arg;
+
     (void)io;
     (void)events;
-    read_input(arg);
+    if (s->edit != NULL)
+        read_edited(s);
+    else
+        read_input(s);
 }
 
 static void on_soon(void *arg)
@@ -55,6 +63,11 @@ static void on_soon(void *arg)
 static void update_input(struct twc_stdio *s)
 {
     int want = s->in_started && !s->in_paused && !s->in_eof;
+
+    /* Editing on stdout's terminal: no keys while peer output waits for the
+     * terminal, since libedit would draw them in the middle of it. */
+    if (twc_lineedit_on_stdout(s->edit) && twc_buf_len(&s->out) > 0)
+        want = 0;
 
     if (s->in_pollable) {
         twc_io_set(s->in_io, want ? TWC_IO_READ : 0);
@@ -86,6 +99,25 @@ static void read_input(struct twc_stdio *s)
     update_input(s); /* unpollable stdin: queue the next read unless paused */
 }
 
+/* Keys from a terminal: libedit calls on_edited_line with each line. */
+static void read_edited(struct twc_stdio *s)
+{
+    if (!s->in_started || s->in_paused || s->in_eof)
+        return;
+    twc_lineedit_read(s->edit, 64);
+}
+
+static void on_edited_line(void *arg, const uint8_t *line, size_t len)
+{
+    struct twc_stdio *s = arg;
+
+    if (len == 0) { /* Ctrl-D on an empty line */
+        s->in_eof = 1;
+        update_input(s);
+    }
+    s->on_input(s->arg, line, len);
+}
+
 static void on_stdout(twc_io *io, unsigned events, void *arg)
 {
     struct twc_stdio *s = arg;
@@ -109,6 +141,10 @@ static void on_stdout(twc_io *io, unsigned events, void *arg)
         twc_buf_consume(&s->out, (size_t)n);
     }
     twc_io_set(io, 0);
+    if (twc_lineedit_on_stdout(s->edit)) {
+        twc_lineedit_show(s->edit);
+        update_input(s);
+    }
     s->on_output_drained(s->arg);
 }
 
@@ -158,8 +194,18 @@ int twc_stdio_init(struct twc_stdio *s, twc_reactor *r, size_t chunk_size, void 
     return 0;
 }
 
+int twc_stdio_edit_lines(struct twc_stdio *s, const char *prompt)
+{
+    if (s->edit == NULL && s->in_pollable)
+        s->edit = twc_lineedit_new(s->reactor, prompt, on_edited_line, s);
+    return s->edit != NULL;
+}
+
 void twc_stdio_cleanup(struct twc_stdio *s)
 {
+    /* The terminal's settings first, while stdin is still ours. */
+    twc_lineedit_free(s->edit);
+    s->edit = NULL;
     twc_io_free(s->in_io);
     twc_io_free(s->out_io);
     s->in_io = s->out_io = NULL;
@@ -177,6 +223,8 @@ void twc_stdio_cleanup(struct twc_stdio *s)
 void twc_stdio_start_input(struct twc_stdio *s)
 {
     s->in_started = 1;
+    if (s->edit != NULL)
+        twc_lineedit_start(s->edit);
     update_input(s);
 }
 
@@ -195,10 +243,29 @@ void twc_stdio_resume_input(struct twc_stdio *s)
 void twc_stdio_stop_input(struct twc_stdio *s)
 {
     s->in_started = 0;
+    if (s->edit != NULL)
+        twc_lineedit_stop(s->edit);
     update_input(s);
 }
 
 long twc_stdio_write(struct twc_stdio *s, const uint8_t *data, size_t len)
+{
+    long rc;
+
+    if (!twc_lineedit_on_stdout(s->edit))
+        return write_out(s, data, len);
+    /* Output scrolls above the line being typed: erase it, write, draw it again
+     * below (once stdout took everything). */
+    twc_lineedit_hide(s->edit);
+    twc_lineedit_printed(s->edit, data, len);
+    rc = write_out(s, data, len);
+    if (twc_buf_len(&s->out) == 0)
+        twc_lineedit_show(s->edit);
+    update_input(s);
+    return rc;
+}
+
+static long write_out(struct twc_stdio *s, const uint8_t *data, size_t len)
 {
     int e;
 

@@ -10,6 +10,11 @@
  * The caller stops its producer while anything is queued, so the queue holds at
  * most about one chunk.
  *
+ * Line editing (twc_stdio_edit_lines): when stdin is a terminal, input goes
+ * through libedit one key at a time (cmd/lineedit.h) and on_input receives
+ * whole lines, "\n" included; Ctrl-D on an empty line is EOF. Peer output
+ * written with twc_stdio_write scrolls above the line being typed.
+ *
  * Pipes, sockets and terminals are made O_NONBLOCK (restored by cleanup).
  * Regular files and /dev/null cannot be polled (epoll says EPERM): they are read
  * from "call soon" callbacks and written with plain blocking writes, which never
@@ -21,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cmd/lineedit.h"
 #include "lib/buf.h"
 #include "lib/reactor.h"
 
@@ -38,7 +44,8 @@ struct twc_stdio {
     int in_started, in_paused, in_eof, in_soon;
     uint8_t *chunk; /* read buffer */
     size_t chunk_size;
-    twc_buf out; /* bytes stdout has not taken yet */
+    twc_buf out;        /* bytes stdout has not taken yet */
+    twc_lineedit *edit; /* line editing on (stdin is a terminal), else NULL */
 };
 
 /* Prepare (nothing is read until twc_stdio_start_input). chunk_size: bytes per
@@ -46,6 +53,12 @@ struct twc_stdio {
 int twc_stdio_init(struct twc_stdio *s, twc_reactor *r, size_t chunk_size, void *arg);
 /* Stop everything, free, restore the descriptor flags. Safe on a zeroed struct. */
 void twc_stdio_cleanup(struct twc_stdio *s);
+
+/* Edit input lines (history, cursor keys) when stdin is a terminal; call after
+ * init, before start_input. prompt is copied. Returns 1 when on, 0 when stdin
+ * is read as before (not a terminal, or echo off). Cleanup restores the
+ * terminal. */
+int twc_stdio_edit_lines(struct twc_stdio *s, const char *prompt);
 
 void twc_stdio_start_input(struct twc_stdio *s);
 void twc_stdio_pause_input(struct twc_stdio *s);

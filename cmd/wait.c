@@ -6,6 +6,10 @@
  * COMMAND (exec: its status becomes ours) or exits 0. At the timeout, exits 69
  * naming the endpoints that never answered and why (shared/CLI.md).
  *
+ * An http:// or https:// URL is up once a GET of it is answered with a 2xx or
+ * 3xx status (redirects are not followed: a 3xx already says a server is up);
+ * other statuses and failures are retried like refused connections.
+ *
  * Probe connections are closed as soon as they are made. Before the loop
  * stops, every pending attempt is cancelled and every probe connection has
  * reported connection_lost, so nothing is leaked.
@@ -16,17 +20,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "cmd/client.h"
 #include "cmd/common.h"
 #include "cmd/endpoint.h"
+#include "lib/deferred.h"
 #include "lib/protocol.h"
+#include "lib/resolver.h"
 #include "lib/stream.h"
+#include "proto/http/client.h"
 
-#define WAIT_RETRY_MS   100  /* pause between attempts on one endpoint */
-#define WAIT_ATTEMPT_MS 1000 /* one attempt's connect timeout (a silent SYN drop) */
+#define WAIT_RETRY_MS     100  /* pause between attempts on one endpoint */
+#define WAIT_ATTEMPT_MS   1000 /* one attempt's connect timeout (a silent SYN drop) */
+#define WAIT_HTTP_HEAD_MS 5000 /* an http:// attempt's wait for the response head */
 
 struct waiter;
 
@@ -40,7 +49,10 @@ struct target {
     twc_connector *conn;
     twc_timer *retry;
     int attempting, open, done;
-    twc_err last; /* why the latest attempt failed */
+    twc_err last;                  /* why the latest attempt failed */
+    int http;                      /* an http(s):// URL */
+    twc_http_client_request *hreq; /* its attempt in flight */
+    int status;                    /* the attempt's response status, 0 before the head */
 };
 
 struct waiter {
@@ -50,6 +62,8 @@ struct waiter {
     twc_timer *deadline;
     int finishing;
     int exit_code;
+    twc_resolver *resolver; /* http URLs with host names */
+    twc_http_agent *agent;  /* http URLs */
 };
 
 static void check_finish(struct waiter *w)
@@ -77,10 +91,72 @@ static void finish(struct waiter *w, int exit_code)
     twc_timer_stop(w->deadline);
     for (i = 0; i < w->n; i++) {
         twc_timer_stop(w->t[i].retry);
-        if (w->t[i].attempting)
+        if (w->t[i].attempting && w->t[i].http)
+            twc_http_client_request_free(w->t[i].hreq); /* its on_end runs now */
+        else if (w->t[i].attempting)
             twc_connector_stop(w->t[i].conn); /* connection_failed(ECANCELED) follows */
     }
     check_finish(w);
+}
+
+static void target_up(struct target *t);
+
+static void http_head(void *arg, twc_result *r)
+{
+    struct target *t = arg;
+    const struct twc_http_client_response *resp = twc_result_value(r);
+
+    t->status = resp->status;
+}
+
+static void http_head_failed(void *arg, twc_result *r)
+{
+    (void)arg;
+    twc_result_set(r, NULL, NULL); /* http_end reports it */
+}
+
+static void http_end(void *arg, const twc_err *err)
+{
+    struct target *t = arg;
+    twc_http_client_request *req = t->hreq;
+
+    t->hreq = NULL;
+    t->attempting = 0;
+    twc_http_client_request_free(req); /* safe from on_end */
+    if (t->w->finishing) {
+        check_finish(t->w);
+        return;
+    }
+    if (err->code == 0 && t->status >= 200 && t->status < 400) {
+        target_up(t);
+        return;
+    }
+    if (err->code != 0)
+        t->last = *err;
+    else
+        twc_err_set(&t->last, TWC_EPROTO, "answered with status %d", t->status);
+    twc_log_debug(t->w->app.reactor, t->w->app.log_system, "%s: %s", t->spec, t->last.msg);
+    twc_timer_start(t->retry, WAIT_RETRY_MS, 0);
+}
+
+/* One GET of an http(s) URL. Returns 0 or the code of an error known at once. */
+static int attempt_http(struct target *t, twc_err *err)
+{
+    struct twc_http_client_request_opts o;
+    twc_deferred *d;
+
+    memset(&o, 0, sizeof(o));
+    o.url = t->spec;
+    o.on_end = http_end;
+    o.arg = t;
+    t->status = 0;
+    t->hreq = twc_http_client_request_new(t->w->agent, &o, err);
+    if (t->hreq == NULL)
+        return err->code;
+    d = twc_http_client_request_head(t->hreq);
+    twc_deferred_add_callbacks(d, http_head, http_head_failed, t);
+    twc_deferred_unref(d);
+    return 0;
 }
 
 static void attempt(struct target *t)
@@ -89,7 +165,9 @@ static void attempt(struct target *t)
     int rc;
 
     twc_err_clear(&err);
-    if (t->conn == NULL) {
+    if (t->http) {
+        rc = attempt_http(t, &err);
+    } else if (t->conn == NULL) {
         t->conn = twc_connector_new(t->w->app.reactor, &t->addr, t->attempt_ms, &t->factory, &err);
         rc = t->conn != NULL ? 0 : err.code;
     } else {
@@ -140,19 +218,26 @@ static const struct twc_protocol_ops probe_ops = {
     .connection_lost = probe_lost,
 };
 
+static void target_up(struct target *t)
+{
+    struct waiter *w = t->w;
+
+    t->done = 1;
+    twc_log_debug(w->app.reactor, w->app.log_system, "%s %s", t->spec,
+                  t->http ? "answers" : "accepts connections");
+    if (++w->ndone == w->n)
+        finish(w, TWC_EXIT_OK);
+}
+
 static twc_protocol *probe_build(twc_factory *f, const twc_addr *peer)
 {
     struct target *t = container_of(f, struct target, factory);
-    struct waiter *w = t->w;
 
     (void)peer;
     t->attempting = 0;
     t->open = 1;
-    t->done = 1;
     t->proto.ops = &probe_ops;
-    twc_log_debug(w->app.reactor, w->app.log_system, "%s accepts connections", t->spec);
-    if (++w->ndone == w->n)
-        finish(w, TWC_EXIT_OK);
+    target_up(t);
     return &t->proto;
 }
 
@@ -203,6 +288,12 @@ static int prepare(struct target *t, twc_err *err)
 {
     struct twc_endpoint ep;
 
+    if (strncasecmp(t->spec, "http://", 7) == 0 || strncasecmp(t->spec, "https://", 8) == 0) {
+        struct twc_http_url u;
+
+        t->http = 1;
+        return twc_http_url_parse(&u, t->spec, err);
+    }
     if (twc_endpoint_parse_client(&ep, t->spec, err) < 0)
         return TWC_EINVAL;
     t->attempt_ms = ep.timeout_ms != 0 ? ep.timeout_ms : WAIT_ATTEMPT_MS;
@@ -285,6 +376,27 @@ int twc_client_wait(const struct twc_optset *set, int argc, char **argv)
     }
     twc_reactor_on_signal(w.app.reactor, SIGINT, on_signal, &w, NULL);
     twc_reactor_on_signal(w.app.reactor, SIGTERM, on_signal, &w, NULL);
+    for (i = 0; i < nep && w.agent == NULL; i++) {
+        if (w.t[i].http) {
+            /* Host names through /etc/hosts and $TWC_RESOLV_CONF (or
+             * /etc/resolv.conf); without a resolver numeric URLs still work. */
+            struct twc_resolver_opts ro = {.resolv_conf = getenv("TWC_RESOLV_CONF")};
+            struct twc_http_agent_opts ao;
+
+            w.resolver = twc_resolver_new(w.app.reactor, &ro, NULL);
+            memset(&ao, 0, sizeof(ao));
+            ao.resolver = w.resolver;
+            ao.connect_timeout_ms = WAIT_ATTEMPT_MS;
+            ao.head_timeout_ms = WAIT_HTTP_HEAD_MS;
+            ao.max_idle_per_host = 1;
+            twc_err_clear(&err);
+            w.agent = twc_http_agent_new(w.app.reactor, &ao, &err);
+            if (w.agent == NULL) {
+                rc = twc_fail_err(w.app.name, &err, 1);
+                goto cleanup;
+            }
+        }
+    }
     twc_timer_start(w.deadline, (uint64_t)twc_opts_num(&w.app.opts, "timeout"), 0);
     for (i = 0; i < nep; i++)
         attempt(&w.t[i]);
@@ -294,7 +406,14 @@ int twc_client_wait(const struct twc_optset *set, int argc, char **argv)
     twc_reactor_on_signal(w.app.reactor, SIGINT, NULL, NULL, NULL);
     twc_reactor_on_signal(w.app.reactor, SIGTERM, NULL, NULL, NULL);
 cleanup:
+    if (w.agent != NULL) {
+        twc_http_agent_free(w.agent); /* closes pooled connections */
+        for (i = 0; i < 8; i++)
+            twc_reactor_run_once(w.app.reactor, 0);
+    }
+    twc_resolver_free(w.resolver);
     for (i = 0; i < w.n; i++) {
+        twc_http_client_request_free(w.t[i].hreq);
         twc_connector_free(w.t[i].conn);
         twc_timer_free(w.t[i].retry);
     }

@@ -64,5 +64,18 @@
 #define TWC_HTTP_BODY_MAX (1024ULL * 1024 * 1024) /* decoded request body bytes (413) */
 #define TWC_HTTP_CHUNK_LINE_MAX 4096          /* chunk-size line with its extensions (400) */
 #define TWC_HTTP_RANGES_MAX 64                /* ranges honoured in one Range header (RFC 9110 §14.2) */
+#define TWC_HTTP_HEAD_TIMEOUT_MS 30000     /* server: whole request head must arrive (slowloris) */
+#define TWC_HTTP_BODY_TIMEOUT_MS 60000     /* server: longest pause inside a request body */
+#define TWC_HTTP_IDLE_TIMEOUT_MS 60000     /* server: idle keep-alive connection closes */
+#define TWC_HTTP_SEND_TIMEOUT_MS 60000     /* server: client stopped reading our output */
+#define TWC_HTTP_FILE_CACHE_ENTRY (64 * 1024) /* static files up to this size are cached in memory */
+#define TWC_HTTP_FILE_CACHE_BYTES (16 * 1024 * 1024) /* memory for cached static files */
+#define TWC_HTTP_FILE_CACHE_VALID_MS 1000  /* a cached file is re-checked on disk after this */
+#define TWC_HTTP_CLIENT_CONNECT_MS 30000     /* client: lookup + connect + TLS handshake */
+#define TWC_HTTP_CLIENT_HEAD_MS 60000        /* client: request sent -> response head */
+#define TWC_HTTP_CLIENT_BODY_IDLE_MS 60000   /* client: no response body byte for this long */
+#define TWC_HTTP_CLIENT_IDLE_MS 60000        /* client: pooled keep-alive connection lifetime */
+#define TWC_HTTP_CLIENT_POOL_PER_HOST 8      /* client: idle connections kept per scheme://host:port */
+#define TWC_HTTP_CLIENT_PREBUF (64 * 1024)   /* client: streamed body buffered before connecting */
 
 #endif

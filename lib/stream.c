@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -52,7 +53,18 @@ typedef struct stream {
     unsigned eof : 1;          /* the peer's write side is shut */
     unsigned started : 1;      /* twc__stream_start ran */
     unsigned closed : 1;       /* fd closed; connection_lost queued */
+    /* twc_transport_sendfile: a file range sent after `out`, then `tail` (bytes
+     * written while the file was pending). file_fd is -1 when none. */
+    int file_fd;
+    uint64_t file_off, file_len;
+    twc_buf tail;
 } stream;
+
+/* Bytes (or file bytes) still waiting for the kernel. */
+static size_t pending_output(const stream *s)
+{
+    return twc_buf_len(&s->out) + (s->file_fd >= 0 ? 1 : 0) + twc_buf_len(&s->tail);
+}
 
 static void close_now(stream *s, int code);
 
@@ -72,7 +84,7 @@ static void update_io(stream *s)
         return;
     if (reading_wanted(s))
         ev |= TWC_IO_READ;
-    if (twc_buf_len(&s->out) > 0)
+    if (pending_output(s) > 0)
         ev |= TWC_IO_WRITE;
     rc = twc_io_set(s->io, ev);
     if (rc < 0)
@@ -107,6 +119,10 @@ static void close_now(stream *s, int code)
     close(s->fd);
     s->fd = -1;
     twc_buf_cleanup(&s->out);
+    if (s->file_fd >= 0)
+        close(s->file_fd);
+    s->file_fd = -1;
+    twc_buf_cleanup(&s->tail);
     if (!s->started) {
         /* Closed before start: no protocol, nothing to tell. */
         return;
@@ -131,12 +147,56 @@ static void do_shutdown(stream *s)
         close_now(s, 0);
 }
 
+/* Send the pending file range with sendfile(2). Returns 1 when it is done
+ * (or there was none), 0 when the socket is full, -1 after close_now. */
+static int flush_file(stream *s)
+{
+    off_t off;
+    size_t want;
+    ssize_t n;
+
+    while (s->file_fd >= 0) {
+        if (s->file_len == 0) {
+            close(s->file_fd);
+            s->file_fd = -1;
+            /* Bytes written meanwhile follow the file: they are the queue now. */
+            twc_buf swap = s->out;
+            s->out = s->tail;
+            s->tail = swap;
+            return 1;
+        }
+        want = s->file_len > (1u << 30) ? (1u << 30) : (size_t)s->file_len;
+        off = (off_t)s->file_off;
+        n = sendfile(s->fd, s->file_fd, &off, want);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            close_now(s, -errno);
+            return -1;
+        }
+        if (n == 0) {
+            /* The file shrank under us: the promised length cannot be kept. */
+            close_now(s, TWC_EOF);
+            return -1;
+        }
+        s->file_off += (uint64_t)n;
+        s->file_len -= (uint64_t)n;
+        if ((size_t)n < want)
+            return 0;
+    }
+    return 1;
+}
+
 /* Write queued output until the kernel stops taking it. */
 static void flush(stream *s)
 {
     size_t len;
     ssize_t n;
+    int rc;
 
+again:
     while ((len = twc_buf_len(&s->out)) > 0) {
         n = write(s->fd, twc_buf_data(&s->out), len);
         if (n < 0) {
@@ -151,7 +211,14 @@ static void flush(stream *s)
         if ((size_t)n < len)
             break; /* the socket buffer is full: wait for writability */
     }
-    if (twc_buf_len(&s->out) == 0) {
+    if (twc_buf_len(&s->out) == 0 && s->file_fd >= 0) {
+        rc = flush_file(s);
+        if (rc < 0)
+            return;
+        if (rc > 0 && twc_buf_len(&s->out) > 0)
+            goto again;
+    }
+    if (pending_output(s) == 0) {
         if (s->closing) {
             close_now(s, 0);
             return;
@@ -224,7 +291,7 @@ static void on_io(twc_io *io, unsigned events, void *arg)
     (void)io;
     /* A hang-up is reported as readable even when we only wait to write:
      * the write will tell what happened. */
-    if (twc_buf_len(&s->out) > 0 &&
+    if (pending_output(s) > 0 &&
         (events & (TWC_IO_WRITE | TWC_IO_ERROR) ||
          ((events & TWC_IO_READ) && !reading_wanted(s))))
         flush(s);
@@ -261,9 +328,24 @@ static int stream_writev(twc_transport *t, const struct iovec *iov, int iovcnt)
     }
     if (total == 0)
         return 0;
+    if (s->file_fd >= 0) {
+        /* After a pending file: queue behind it, in order. */
+        for (i = 0; i < iovcnt; i++) {
+            rc = twc_buf_append(&s->tail, iov[i].iov_base, iov[i].iov_len);
+            if (rc < 0) {
+                close_now(s, rc);
+                return rc;
+            }
+        }
+        twc__transport_buffered_changed(t);
+        return 0;
+    }
     if (twc_buf_len(&s->out) == 0) {
+        /* One buffer (the echo and request/response common case): write(2) is
+         * measurably cheaper in the kernel than writev(2) (bench: -1.5%/msg). */
         do {
-            n = writev(s->fd, iov, iovcnt < IOV_MAX ? iovcnt : IOV_MAX);
+            n = iovcnt == 1 ? write(s->fd, iov[0].iov_base, iov[0].iov_len)
+                            : writev(s->fd, iov, iovcnt < IOV_MAX ? iovcnt : IOV_MAX);
         } while (n < 0 && errno == EINTR);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -303,7 +385,7 @@ static void stream_lose_connection(twc_transport *t)
     if (s->closed || s->closing)
         return;
     s->closing = 1;
-    if (twc_buf_len(&s->out) == 0)
+    if (pending_output(s) == 0)
         close_now(s, 0);
     else
         update_io(s); /* Twisted stops reading too: nothing more is wanted */
@@ -325,7 +407,7 @@ static int stream_shutdown_write(twc_transport *t)
     if (s->shut_pending || s->shut_done)
         return 0;
     s->shut_pending = 1;
-    if (twc_buf_len(&s->out) == 0)
+    if (pending_output(s) == 0)
         do_shutdown(s);
     return 0;
 }
@@ -348,7 +430,12 @@ static void stream_resume_reading(twc_transport *t)
 
 static size_t stream_buffered(const twc_transport *t)
 {
-    return twc_buf_len(&((const stream *)t)->out);
+    const stream *s = (const stream *)t;
+    uint64_t n = twc_buf_len(&s->out) + twc_buf_len(&s->tail);
+
+    if (s->file_fd >= 0)
+        n += s->file_len;
+    return n > SIZE_MAX ? SIZE_MAX : (size_t)n;
 }
 
 static int stream_addr(const twc_transport *t, twc_addr *out, int peer)
@@ -429,7 +516,9 @@ twc_transport *twc__stream_new(twc_reactor *r, int fd, int is_unix, twc_err *err
     /* No cap of our own: the water marks bound the queue for protocols that
      * honour pause_producing, and the others have their reading paused. */
     twc_buf_init(&s->out, SIZE_MAX);
+    twc_buf_init(&s->tail, SIZE_MAX);
     s->fd = fd;
+    s->file_fd = -1;
     return &s->base;
 
 fail:
@@ -460,4 +549,28 @@ void twc__stream_discard(twc_transport *t)
 void twc__stream_set_hook(twc_transport *t, struct twc__stream_hook *h)
 {
     ((stream *)t)->hook = h;
+}
+
+/* ---- Zero-copy file output (lib/transport_int.h) --------------------------- */
+
+int twc_transport_sendfile(twc_transport *t, int fd, uint64_t off, uint64_t len)
+{
+    stream *s = (stream *)t;
+
+    if (t->ops != &tcp_ops && t->ops != &unix_ops)
+        return TWC_EINVAL;
+    if (s->file_fd >= 0)
+        return TWC_EINVAL; /* one file at a time: the caller copies instead */
+    if (s->closed || s->closing || s->shut_pending || s->shut_done)
+        return TWC_ECLOSED;
+    s->file_fd = fd;
+    s->file_off = off;
+    s->file_len = len;
+    if (twc_buf_len(&s->out) == 0)
+        flush(s);
+    else {
+        update_io(s);
+        twc__transport_buffered_changed(t);
+    }
+    return 0;
 }

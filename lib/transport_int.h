@@ -63,4 +63,13 @@ void twc__transport_lost(twc_transport *t, const twc_err *why, int client_side);
  * call reach p. */
 twc_protocol *twc__transport_swap_protocol(twc_transport *t, twc_protocol *p);
 
+/* Zero-copy file output (sendfile(2)) on TCP and UNIX stream transports:
+ * queue len bytes of the regular file fd from offset off, sent after the output
+ * already queued and before anything written later. On success the transport
+ * takes fd (closes it once sent or when the connection closes) and the bytes
+ * count in twc_transport_buffered(), so the water marks apply. Returns 0,
+ * TWC_ECLOSED, or TWC_EINVAL when this transport cannot (TLS, string, or a
+ * file range already pending): fd stays the caller's, who copies instead. */
+int twc_transport_sendfile(twc_transport *t, int fd, uint64_t off, uint64_t len);
+
 #endif

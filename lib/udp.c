@@ -88,7 +88,7 @@ static int is_v6_any(const twc_addr *a)
 
 /* Create a non-blocking socket bound to a. v6only < 0 leaves IPV6_V6ONLY at the
  * system default. Returns the fd, or a negative code with *err filled. */
-static int bind_socket(const twc_addr *a, int v6only, twc_err *err)
+static int bind_socket(const twc_addr *a, int v6only, int reuseport, twc_err *err)
 {
     int fd, family = twc_addr_family(a);
     char buf[TWC_ADDR_STRLEN];
@@ -103,6 +103,17 @@ static int bind_socket(const twc_addr *a, int v6only, twc_err *err)
         close(fd);
         return twc_err_sys(err, e, "udp setsockopt IPV6_V6ONLY");
     }
+    /* Workers (cmd/) each bind the same port; the kernel spreads datagrams by hash. */
+    if (reuseport) {
+        int one = 1;
+
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+            int e = errno;
+
+            close(fd);
+            return twc_err_sys(err, e, "udp setsockopt SO_REUSEPORT");
+        }
+    }
     if (bind(fd, (const struct sockaddr *)(const void *)&a->ss, a->len) < 0) {
         int e = errno;
 
@@ -113,7 +124,7 @@ static int bind_socket(const twc_addr *a, int v6only, twc_err *err)
 }
 
 /* The wildcard: "::" dual-stack first, 0.0.0.0 when the host has no IPv6. */
-static int bind_wildcard(uint16_t port, int *family, twc_err *err)
+static int bind_wildcard(uint16_t port, int reuseport, int *family, twc_err *err)
 {
     struct sockaddr_in6 s6;
     struct sockaddr_in s4;
@@ -125,7 +136,7 @@ static int bind_wildcard(uint16_t port, int *family, twc_err *err)
     s6.sin6_port = htons(port);
     s6.sin6_addr = in6addr_any;
     twc_addr_set(&a, (const struct sockaddr *)(const void *)&s6, sizeof(s6));
-    fd = bind_socket(&a, 0, err);
+    fd = bind_socket(&a, 0, reuseport, err);
     if (fd >= 0) {
         *family = AF_INET6;
         return fd;
@@ -138,7 +149,7 @@ static int bind_wildcard(uint16_t port, int *family, twc_err *err)
     s4.sin_port = htons(port);
     s4.sin_addr.s_addr = htonl(INADDR_ANY);
     twc_addr_set(&a, (const struct sockaddr *)(const void *)&s4, sizeof(s4));
-    rc = bind_socket(&a, -1, err);
+    rc = bind_socket(&a, -1, reuseport, err);
     if (rc >= 0)
         *family = AF_INET;
     return rc;
@@ -249,6 +260,16 @@ static void on_io(twc_io *io, unsigned events, void *arg)
 twc_udp *twc_udp_listen(twc_reactor *r, const char *interface, uint16_t port,
                         twc_datagram_protocol *p, twc_err *err)
 {
+    struct twc_udp_listen_opts o = {interface, port, 0};
+
+    return twc_udp_listen_opts(r, &o, p, err);
+}
+
+twc_udp *twc_udp_listen_opts(twc_reactor *r, const struct twc_udp_listen_opts *o,
+                             twc_datagram_protocol *p, twc_err *err)
+{
+    const char *interface = o->interface;
+    uint16_t port = o->port;
     twc_udp *u;
     twc_addr a;
     int fd, family;
@@ -258,14 +279,14 @@ twc_udp *twc_udp_listen(twc_reactor *r, const char *interface, uint16_t port,
         return NULL;
     }
     if (interface == NULL || interface[0] == '\0') {
-        fd = bind_wildcard(port, &family, err);
+        fd = bind_wildcard(port, o->reuseport, &family, err);
     } else {
         if (twc_addr_from_ip(&a, interface, port, err) < 0)
             return NULL;
         family = twc_addr_family(&a);
         /* An explicit "::" is dual-stack too, whatever net.ipv6.bindv6only
          * says, as for TCP listeners (lib/listener.c). */
-        fd = bind_socket(&a, is_v6_any(&a) ? 0 : -1, err);
+        fd = bind_socket(&a, is_v6_any(&a) ? 0 : -1, o->reuseport, err);
     }
     if (fd < 0)
         return NULL;

@@ -42,6 +42,15 @@ struct twc_datagram_protocol {
  * Returns owned, or NULL with *err. */
 twc_udp *twc_udp_listen(twc_reactor *r, const char *interface, uint16_t port,
                         twc_datagram_protocol *p, twc_err *err);
+struct twc_udp_listen_opts {
+    const char *interface; /* numeric address; NULL or "" = all (dual-stack when possible) */
+    uint16_t port;         /* 0: the kernel picks; read it with twc_udp_addr */
+    int reuseport;         /* set SO_REUSEPORT (workers sharing one port) */
+};
+
+/* twc_udp_listen with options. Same returns. */
+twc_udp *twc_udp_listen_opts(twc_reactor *r, const struct twc_udp_listen_opts *o,
+                             twc_datagram_protocol *p, twc_err *err);
 /* Connect the port to one peer: only its datagrams arrive, and send may pass NULL. */
 int twc_udp_connect(twc_udp *u, const twc_addr *peer, twc_err *err);
 /* Send one datagram to `to` (NULL when connected). Returns 0 or a negative code

@@ -15,11 +15,11 @@ set -eu
 
 PACKAGES="build-essential pkg-config libssl-dev libcjson-dev libc-ares-dev libedit-dev \
 libcmocka-dev clang libclang-rt-14-dev valgrind bats socat ncat jq python3 python3-twisted \
-python3-dnspython curl wget dnsutils knot-dnsutils dnsmasq-base util-linux procps iproute2"
+python3-dnspython curl wget dnsutils knot-dnsutils dnsmasq-base util-linux procps iproute2 tmux"
 
 # pkg-config modules and commands that must be present after installation.
 MODULES="libcjson libcares openssl libedit cmocka"
-COMMANDS="cc make pkg-config bats socat ncat jq python3 curl wget dig kdig setpriv clang valgrind timeout ip ps"
+COMMANDS="cc make pkg-config bats socat ncat jq python3 curl wget dig kdig setpriv clang valgrind timeout ip ps tmux"
 
 usage() {
     echo "usage: $0 [--if-missing | --list]" >&2

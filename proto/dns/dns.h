@@ -162,7 +162,8 @@ unsigned twc_dns_msg_rcode(const twc_dns_msg *m);
  * question, and EDNS if an OPT record is in the additional section (other
  * records are skipped, bounds-checked). Returns 0, or TWC_EPROTO when the header
  * could be read but the rest is malformed (answer FORMERR, RFC 1035 §4.1.1), or
- * TWC_EOF when not even a header is there (drop it). */
+ * TWC_EOF when not even a header is there (drop it). Every field of *q is set,
+ * zero where the input did not reach it. */
 typedef struct twc_dns_query {
     uint16_t id;
     uint16_t flags;

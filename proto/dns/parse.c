@@ -295,7 +295,7 @@ int twc_dns_query_parse(twc_dns_query *q, const uint8_t *data, size_t len)
     size_t off = TWC_DNS_HEADER_LEN;
     unsigned i, an, ns, ar;
 
-    memset(&q->edns, 0, sizeof(q->edns));
+    memset(q, 0, sizeof(*q));
     if (len < TWC_DNS_HEADER_LEN)
         return TWC_EOF;
     q->id = get16(data);

@@ -324,9 +324,12 @@ asyncio.run(main())
 }
 
 @test "bad endpoints and stray arguments exit 64" {
+    run "$TWC" echo --listen gopher:70
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"unknown endpoint type 'gopher'"* ]]
     run "$TWC" echo --listen ssl:443
     [ "$status" -eq 64 ]
-    [[ "$output" == *"unknown endpoint type 'ssl'"* ]]
+    [[ "$output" == *"privateKey"* ]]
     run "$TWC" echo --listen tcp:80:color=blue
     [ "$status" -eq 64 ]
     [[ "$output" == *"color"* ]]

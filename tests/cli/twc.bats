@@ -269,7 +269,10 @@ load helpers
         summary=$("$TWC" --help | sed -n "s/^  $n  *//p")
         run "$TWC" "$n" --help
         [ "$status" -eq 0 ]
-        echo "$n: '${lines[1]}' vs '$summary'"
-        [ "${lines[1]}" = "$summary" ]
+        # The summary follows the usage, which may go on over indented lines.
+        local i=1
+        while [[ "${lines[i]}" == " "* ]]; do i=$((i + 1)); done
+        echo "$n: '${lines[i]}' vs '$summary'"
+        [ "${lines[i]}" = "$summary" ]
     done
 }

@@ -1,0 +1,1081 @@
+/*
+ * Unit tests for proto/http/client.c: the agent against a scripted server on
+ * real loopback sockets (127.0.0.1, port 0), with a fake-clock reactor so the
+ * timeout tests advance time instead of sleeping. Every wait is bounded by a
+ * number of loop iterations. URL parsing and reference resolution are pure.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "deferred.h"
+#include "err.h"
+#include "proto/http/client.h"
+#include "protocol.h"
+#include "reactor.h"
+#include "stream.h"
+#include "tests/unit/lib/tls_certs.h"
+#include "tls.h"
+
+/* ---- Scripted server ------------------------------------------------------- */
+
+#define MAX_STEPS 8
+
+/* What the server does for the Nth request it sees (over all connections). */
+struct step {
+    const char *reply; /* bytes to send; NULL: send nothing */
+    int close;         /* close after replying (1: lose, 2: abort without reply) */
+};
+
+struct server {
+    twc_factory base;
+    twc_listener *l;
+    uint16_t port;
+    struct step steps[MAX_STEPS];
+    size_t nsteps, nreq;
+    int accepted, open;
+    twc_buf log; /* every request's bytes, in order */
+};
+
+struct sconn {
+    twc_protocol p;
+    struct server *s;
+    twc_buf in;
+};
+
+/* A request is complete when its head ended and its body (Content-Length or
+ * chunked, ended by "0\r\n\r\n") is in. */
+static size_t request_len(const uint8_t *d, size_t n)
+{
+    const char *end = n > 0 ? memmem(d, n, "\r\n\r\n", 4) : NULL;
+    const char *cl;
+    size_t head;
+
+    if (end == NULL)
+        return 0;
+    head = (size_t)(end - (const char *)d) + 4;
+    cl = memmem(d, head, "Content-Length: ", 16);
+    if (cl != NULL) {
+        size_t len = (size_t)strtoul(cl + 16, NULL, 10);
+
+        return n >= head + len ? head + len : 0;
+    }
+    if (memmem(d, head, "chunked", 7) != NULL) {
+        const char *z = memmem(d + head, n - head, "0\r\n\r\n", 5);
+
+        return z != NULL ? (size_t)(z - (const char *)d) + 5 : 0;
+    }
+    return head;
+}
+
+static void s_made(twc_protocol *p)
+{
+    struct sconn *c = (struct sconn *)p;
+
+    c->s->accepted++;
+    c->s->open++;
+}
+
+static void s_data(twc_protocol *p, const uint8_t *data, size_t len)
+{
+    struct sconn *c = (struct sconn *)p;
+    struct server *s = c->s;
+    size_t n;
+
+    assert_int_equal(twc_buf_append(&c->in, data, len), 0);
+    while ((n = request_len(twc_buf_data(&c->in), twc_buf_len(&c->in))) > 0) {
+        struct step st = {NULL, 0};
+
+        assert_int_equal(twc_buf_append(&s->log, twc_buf_data(&c->in), n), 0);
+        twc_buf_consume(&c->in, n);
+        if (s->nreq < s->nsteps)
+            st = s->steps[s->nreq];
+        s->nreq++;
+        if (st.close == 2) {
+            twc_transport_abort(p->transport);
+            return;
+        }
+        if (st.reply != NULL)
+            twc_transport_write(p->transport, st.reply, strlen(st.reply));
+        if (st.close == 1) {
+            twc_transport_lose_connection(p->transport);
+            return;
+        }
+    }
+}
+
+static void s_lost(twc_protocol *p, const twc_err *why)
+{
+    struct sconn *c = (struct sconn *)p;
+
+    (void)why;
+    c->s->open--;
+    twc_buf_cleanup(&c->in);
+    free(c);
+}
+
+static const struct twc_protocol_ops s_ops = {
+    .name = "script",
+    .connection_made = s_made,
+    .data_received = s_data,
+    .connection_lost = s_lost,
+};
+
+static twc_protocol *s_build(twc_factory *f, const twc_addr *peer)
+{
+    struct sconn *c = calloc(1, sizeof(*c));
+
+    (void)peer;
+    assert_non_null(c);
+    c->p.ops = &s_ops;
+    c->s = (struct server *)f;
+    twc_buf_init(&c->in, 1 << 20);
+    return &c->p;
+}
+
+static const struct twc_factory_ops s_factory_ops = {.build = s_build};
+
+/* ---- Fixture ------------------------------------------------------------- */
+
+struct fx {
+    twc_reactor *r;
+    struct server s;
+    twc_http_agent *a;
+    /* Outcome of the current request. */
+    int status;
+    bool head_failed;
+    twc_buf body;
+    size_t body_calls;
+    bool ended;
+    twc_err end_err;
+    bool pause_in_body;
+    bool free_in_body;
+    twc_http_client_request *req;
+};
+
+static struct fx fx;
+
+static int setup(void **state)
+{
+    struct twc_reactor_opts ro = {.fake_clock = 1};
+    struct twc_tcp_listen_opts lo = {.interface = "127.0.0.1"};
+    struct twc_http_agent_opts ao;
+    twc_addr addr;
+    twc_err err;
+
+    (void)state;
+    memset(&fx, 0, sizeof(fx));
+    fx.r = twc_reactor_new(&ro, &err);
+    assert_non_null(fx.r);
+    fx.s.base.ops = &s_factory_ops;
+    twc_buf_init(&fx.s.log, 1 << 20);
+    fx.s.l = twc_tcp_listen(fx.r, &lo, &fx.s.base, &err);
+    assert_non_null(fx.s.l);
+    assert_int_equal(twc_listener_addr(fx.s.l, &addr), 0);
+    fx.s.port = twc_addr_port(&addr);
+    memset(&ao, 0, sizeof(ao));
+    ao.connect_timeout_ms = 1000;
+    ao.head_timeout_ms = 2000;
+    ao.body_idle_ms = 3000;
+    fx.a = twc_http_agent_new(fx.r, &ao, &err);
+    assert_non_null(fx.a);
+    twc_buf_init(&fx.body, 1 << 24);
+    return 0;
+}
+
+static void spin(int rounds)
+{
+    int i;
+
+    for (i = 0; i < rounds; i++)
+        twc_reactor_run_once(fx.r, 5);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    twc_http_client_request_free(fx.req);
+    twc_http_agent_free(fx.a);
+    twc_listener_free(fx.s.l);
+    spin(20); /* closes and frees on the loop */
+    assert_int_equal(fx.s.open, 0);
+    assert_int_equal(twc_reactor_live_handles(fx.r), 0);
+    twc_reactor_free(fx.r);
+    twc_buf_cleanup(&fx.s.log);
+    twc_buf_cleanup(&fx.body);
+    return 0;
+}
+
+static void on_head(void *arg, twc_result *r)
+{
+    const struct twc_http_client_response *resp = twc_result_value(r);
+
+    (void)arg;
+    fx.status = resp->status;
+}
+
+static void on_head_err(void *arg, twc_result *r)
+{
+    (void)arg;
+    fx.head_failed = true;
+    twc_result_set(r, NULL, NULL);
+}
+
+static void on_body(void *arg, const uint8_t *d, size_t n)
+{
+    (void)arg;
+    fx.body_calls++;
+    assert_int_equal(twc_buf_append(&fx.body, d, n), 0);
+    if (fx.pause_in_body)
+        twc_http_client_request_pause(fx.req);
+    if (fx.free_in_body) {
+        twc_http_client_request_free(fx.req); /* on_end runs inside, memory goes later */
+        fx.req = NULL;
+    }
+}
+
+static void on_end(void *arg, const twc_err *err)
+{
+    (void)arg;
+    fx.ended = true;
+    fx.end_err = *err;
+}
+
+static void url_of(char *out, size_t n, const char *path)
+{
+    snprintf(out, n, "http://127.0.0.1:%u%s", (unsigned)fx.s.port, path);
+}
+
+/* Start a request (opts may be pre-filled) and reset the outcome. */
+static void start(struct twc_http_client_request_opts *o, const char *path)
+{
+    static char url[256];
+    twc_deferred *d;
+    twc_err err;
+
+    url_of(url, sizeof(url), path);
+    o->url = url;
+    o->on_body = on_body;
+    o->on_end = on_end;
+    fx.status = 0;
+    fx.head_failed = false;
+    fx.ended = false;
+    fx.body_calls = 0;
+    twc_err_clear(&fx.end_err);
+    twc_buf_reset(&fx.body);
+    twc_http_client_request_free(fx.req);
+    fx.req = twc_http_client_request_new(fx.a, o, &err);
+    assert_non_null(fx.req);
+    d = twc_http_client_request_head(fx.req);
+    twc_deferred_add_callbacks(d, on_head, on_head_err, NULL);
+    twc_deferred_unref(d);
+}
+
+static void run_until_end(void)
+{
+    int i;
+
+    for (i = 0; i < 2000 && !fx.ended; i++)
+        twc_reactor_run_once(fx.r, 5);
+    assert_true(fx.ended);
+}
+
+static bool logged(const char *s)
+{
+    return twc_buf_len(&fx.s.log) > 0 &&
+           memmem(twc_buf_data(&fx.s.log), twc_buf_len(&fx.s.log), s, strlen(s)) != NULL;
+}
+
+static void assert_body(const char *want)
+{
+    assert_int_equal(twc_buf_len(&fx.body), strlen(want));
+    assert_memory_equal(twc_buf_data(&fx.body), want, strlen(want));
+}
+
+/* ---- Tests --------------------------------------------------------------- */
+
+static void test_client_get_content_length(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    const struct twc_http_client_response *resp;
+    twc_slice v;
+    char host[64];
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello";
+    fx.s.nsteps = 1;
+    start(&o, "/x?q=1#frag");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_int_equal(fx.status, 200);
+    assert_body("hello");
+    assert_true(logged("GET /x?q=1 HTTP/1.1\r\n"));
+    snprintf(host, sizeof(host), "Host: 127.0.0.1:%u\r\n", (unsigned)fx.s.port);
+    assert_true(logged(host));
+    resp = twc_http_client_request_response(fx.req);
+    assert_non_null(resp);
+    assert_string_equal(resp->reason, "OK");
+    assert_true(twc_http_client_response_get(resp, "x-a", &v));
+    assert_int_equal(v.len, 1);
+    assert_memory_equal(v.p, "b", 1);
+    assert_int_equal(twc_http_agent_idle(fx.a), 1); /* kept for reuse */
+}
+
+static void test_client_chunked_body(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "3\r\nabc\r\n4\r\ndefg\r\n0\r\nT: 1\r\n\r\n";
+    fx.s.nsteps = 1;
+    start(&o, "/c");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_body("abcdefg");
+    assert_int_equal(twc_http_agent_idle(fx.a), 1);
+}
+
+static void test_client_read_until_close(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.0 200 OK\r\n\r\nuntil the end";
+    fx.s.steps[0].close = 1;
+    fx.s.nsteps = 1;
+    start(&o, "/");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_body("until the end");
+    assert_int_equal(twc_http_agent_idle(fx.a), 0);
+}
+
+static void test_client_keepalive_reuses_connection(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na";
+    fx.s.steps[1].reply = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb";
+    fx.s.nsteps = 2;
+    start(&o, "/1");
+    run_until_end();
+    assert_body("a");
+    memset(&o, 0, sizeof(o));
+    start(&o, "/2");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_body("b");
+    assert_int_equal(fx.s.accepted, 1);
+}
+
+static void test_client_connection_close_not_pooled(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\na";
+    fx.s.nsteps = 1;
+    start(&o, "/");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_int_equal(twc_http_agent_idle(fx.a), 0);
+}
+
+static void test_client_retries_stale_pooled_connection(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na";
+    fx.s.steps[1].close = 2; /* the pooled connection dies as it is reused */
+    fx.s.steps[2].reply = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc";
+    fx.s.nsteps = 3;
+    start(&o, "/1");
+    run_until_end();
+    memset(&o, 0, sizeof(o));
+    start(&o, "/2");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_body("c");
+    assert_int_equal(fx.s.accepted, 2);
+    assert_int_equal(fx.s.nreq, 3);
+}
+
+static void test_client_redirect_303_turns_post_into_get(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply =
+        "HTTP/1.1 303 See Other\r\nLocation: /b?x\r\nContent-Length: 3\r\n\r\nbye";
+    fx.s.steps[1].reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    fx.s.nsteps = 2;
+    o.body = "k=v";
+    o.body_len = 3;
+    o.max_redirects = 5;
+    start(&o, "/a");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_int_equal(fx.status, 200);
+    assert_body("ok"); /* the 303's body is not delivered */
+    assert_true(logged("POST /a HTTP/1.1\r\n"));
+    assert_true(logged("Content-Length: 3\r\n"));
+    assert_true(logged("GET /b?x HTTP/1.1\r\n"));
+    assert_int_equal(twc_http_client_request_response(fx.req)->redirects, 1);
+}
+
+static void test_client_redirect_307_keeps_method_and_body(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    const char *log;
+
+    (void)state;
+    fx.s.steps[0].reply =
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: c\r\nContent-Length: 0\r\n\r\n";
+    fx.s.steps[1].reply = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+    fx.s.nsteps = 2;
+    o.method = "PUT";
+    o.body = "data";
+    o.body_len = 4;
+    o.max_redirects = 1;
+    start(&o, "/dir/a");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_int_equal(fx.status, 201);
+    log = (const char *)twc_buf_data(&fx.s.log);
+    assert_non_null(strstr(log, "PUT /dir/c HTTP/1.1\r\n"));
+    assert_non_null(strstr(strstr(log, "PUT /dir/c"), "\r\n\r\ndata"));
+}
+
+static void test_client_redirect_not_followed_without_opt_in(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 302 Found\r\nLocation: /b\r\nContent-Length: 2\r\n\r\nmv";
+    fx.s.nsteps = 1;
+    start(&o, "/a");
+    run_until_end();
+    assert_int_equal(fx.status, 302);
+    assert_body("mv");
+    assert_int_equal(fx.s.nreq, 1);
+}
+
+static void test_client_redirect_limit(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < 4; i++)
+        fx.s.steps[i].reply = "HTTP/1.1 301 Moved\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n";
+    fx.s.nsteps = 4;
+    o.max_redirects = 2;
+    start(&o, "/loop");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, TWC_EPROTO);
+    assert_true(fx.head_failed);
+    assert_int_equal(fx.s.nreq, 3);
+}
+
+static void test_client_streamed_body_chunked(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    fx.s.nsteps = 1;
+    o.method = "POST";
+    o.stream_body = true;
+    o.stream_length = TWC_HTTP_LENGTH_UNKNOWN;
+    start(&o, "/up");
+    assert_int_equal(twc_http_client_request_write(fx.req, "abc", 3), 0); /* before connecting */
+    spin(20);
+    assert_int_equal(twc_http_client_request_write(fx.req, "de", 2), 0);
+    assert_int_equal(twc_http_client_request_end(fx.req), 0);
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_true(logged("Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
+}
+
+static void test_client_streamed_body_length_checked(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 204 No Content\r\n\r\n";
+    fx.s.nsteps = 1;
+    o.stream_body = true;
+    o.stream_length = 4;
+    start(&o, "/up");
+    assert_int_equal(twc_http_client_request_write(fx.req, "abcde", 5), TWC_EINVAL);
+    assert_int_equal(twc_http_client_request_write(fx.req, "ab", 2), 0);
+    assert_int_equal(twc_http_client_request_end(fx.req), TWC_EINVAL); /* 2 of 4 */
+    assert_int_equal(twc_http_client_request_write(fx.req, "cd", 2), 0);
+    assert_int_equal(twc_http_client_request_end(fx.req), 0);
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_int_equal(fx.status, 204);
+    assert_true(logged("POST /up HTTP/1.1\r\n"));
+    assert_true(logged("Content-Length: 4\r\n\r\nabcd"));
+}
+
+static void test_client_pause_holds_body_until_resume(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    size_t calls;
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "1\r\na\r\n1\r\nb\r\n1\r\nc\r\n0\r\n\r\n";
+    fx.s.nsteps = 1;
+    fx.pause_in_body = true;
+    start(&o, "/p");
+    spin(100);
+    assert_false(fx.ended);
+    calls = fx.body_calls;
+    assert_true(calls >= 1);
+    spin(10);
+    assert_int_equal(fx.body_calls, calls); /* nothing while paused */
+    fx.pause_in_body = false;
+    twc_http_client_request_resume(fx.req);
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_body("abc");
+}
+
+static void test_client_connect_refused(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    twc_addr addr;
+
+    (void)state;
+    assert_int_equal(twc_listener_addr(fx.s.l, &addr), 0);
+    twc_listener_free(fx.s.l); /* nobody listens on the port any more */
+    fx.s.l = NULL;
+    start(&o, "/");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, -ECONNREFUSED);
+    assert_true(fx.head_failed);
+}
+
+static void test_client_head_timeout(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.nsteps = 0; /* never answers */
+    start(&o, "/slow");
+    spin(50);
+    assert_int_equal(fx.s.nreq, 1);
+    assert_false(fx.ended);
+    twc_reactor_advance(fx.r, 2000);
+    run_until_end();
+    assert_int_equal(fx.end_err.code, TWC_ETIMEDOUT);
+    assert_true(fx.head_failed);
+}
+
+static void test_client_body_idle_timeout(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf";
+    fx.s.nsteps = 1;
+    start(&o, "/stall");
+    spin(50);
+    assert_int_equal(fx.status, 200);
+    assert_false(fx.ended);
+    twc_reactor_advance(fx.r, 3000);
+    run_until_end();
+    assert_int_equal(fx.end_err.code, TWC_ETIMEDOUT);
+    assert_body("half");
+}
+
+static void test_client_empty_reply(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].close = 1; /* closes without a byte */
+    fx.s.nsteps = 1;
+    start(&o, "/");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, TWC_EOF);
+}
+
+static void test_client_truncated_body(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort";
+    fx.s.steps[0].close = 1;
+    fx.s.nsteps = 1;
+    start(&o, "/");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, TWC_EOF);
+    assert_int_equal(fx.status, 200);
+}
+
+static void test_client_bad_response(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "SMTP 220 hello\r\n\r\n";
+    fx.s.nsteps = 1;
+    start(&o, "/");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, TWC_EPROTO);
+}
+
+static void test_client_skips_100_continue(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply =
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz";
+    fx.s.nsteps = 1;
+    start(&o, "/");
+    run_until_end();
+    assert_int_equal(fx.status, 200);
+    assert_body("z");
+}
+
+static void test_client_head_request_has_no_body(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+    fx.s.nsteps = 1;
+    o.method = "HEAD";
+    start(&o, "/");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_int_equal(fx.status, 200);
+    assert_int_equal(twc_buf_len(&fx.body), 0);
+    assert_int_equal(twc_http_agent_idle(fx.a), 1);
+}
+
+static void test_client_user_headers(void **state)
+{
+    struct twc_http_field f[] = {
+        {"Host", "example.test"}, {"X-Y", "z"}, {"Content-Length", "99"}, {"Connection", "close"}};
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    fx.s.nsteps = 1;
+    o.headers = f;
+    o.nheaders = 4;
+    start(&o, "/");
+    run_until_end();
+    assert_true(logged("Host: example.test\r\n"));
+    assert_true(logged("X-Y: z\r\n"));
+    assert_false(logged("Content-Length: 99"));
+    assert_true(logged("Connection: close\r\n"));
+    assert_int_equal(twc_http_agent_idle(fx.a), 0);
+}
+
+static void test_client_free_cancels(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.nsteps = 0;
+    start(&o, "/");
+    spin(20);
+    twc_http_client_request_free(fx.req);
+    fx.req = NULL;
+    assert_true(fx.ended);
+    assert_int_equal(fx.end_err.code, TWC_ECANCELED);
+    assert_true(fx.head_failed);
+}
+
+static void test_client_free_inside_on_body(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "1\r\na\r\n1\r\nb\r\n0\r\n\r\n";
+    fx.s.nsteps = 1;
+    fx.free_in_body = true;
+    start(&o, "/");
+    run_until_end();
+    assert_int_equal(fx.end_err.code, TWC_ECANCELED);
+    assert_int_equal(fx.body_calls, 1);
+    assert_null(fx.req);
+    spin(10);
+    assert_int_equal(twc_http_agent_idle(fx.a), 0); /* the connection was aborted */
+}
+
+static void test_client_bad_url_and_method(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    twc_err err;
+
+    (void)state;
+    o.url = "ftp://x/";
+    assert_null(twc_http_client_request_new(fx.a, &o, &err));
+    assert_int_equal(err.code, TWC_EINVAL);
+    o.url = "http://x/";
+    o.method = "GE T";
+    assert_null(twc_http_client_request_new(fx.a, &o, &err));
+    assert_int_equal(err.code, TWC_EINVAL);
+}
+
+static void test_client_name_without_resolver_fails(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    twc_deferred *d;
+    twc_err err;
+
+    (void)state;
+    o.url = "http://localhost:1/";
+    o.on_end = on_end;
+    fx.req = twc_http_client_request_new(fx.a, &o, &err);
+    assert_non_null(fx.req);
+    d = twc_http_client_request_head(fx.req);
+    twc_deferred_add_callbacks(d, on_head, on_head_err, NULL);
+    twc_deferred_unref(d);
+    run_until_end();
+    assert_int_equal(twc_err_domain_of(fx.end_err.code), TWC_DOMAIN_DNS);
+}
+
+static int nends;
+static twc_err last_end;
+
+static void count_end(void *arg, const twc_err *err)
+{
+    (void)arg;
+    nends++;
+    last_end = *err;
+}
+
+static void test_client_pool_bounded_per_host(void **state)
+{
+    struct twc_http_agent_opts ao = {.max_idle_per_host = 1};
+    struct twc_http_client_request_opts o = {0};
+    twc_http_client_request *r1, *r2;
+    twc_http_agent *a;
+    char url[128];
+    twc_err err;
+    int i;
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na";
+    fx.s.steps[1].reply = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb";
+    fx.s.nsteps = 2;
+    a = twc_http_agent_new(fx.r, &ao, &err);
+    assert_non_null(a);
+    url_of(url, sizeof(url), "/");
+    o.url = url;
+    o.on_end = count_end;
+    nends = 0;
+    r1 = twc_http_client_request_new(a, &o, &err);
+    r2 = twc_http_client_request_new(a, &o, &err);
+    assert_non_null(r1);
+    assert_non_null(r2);
+    for (i = 0; i < 2000 && nends < 2; i++)
+        twc_reactor_run_once(fx.r, 5);
+    assert_int_equal(nends, 2);
+    assert_int_equal(fx.s.accepted, 2); /* both ran at once, on two connections */
+    assert_int_equal(twc_http_agent_idle(a), 1);
+    twc_http_client_request_free(r1);
+    twc_http_client_request_free(r2);
+    twc_http_agent_free(a);
+}
+
+static void test_client_pool_idle_expiry(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na";
+    fx.s.nsteps = 1;
+    start(&o, "/");
+    run_until_end();
+    assert_int_equal(twc_http_agent_idle(fx.a), 1);
+    twc_reactor_advance(fx.r, 60000); /* TWC_HTTP_CLIENT_IDLE_MS */
+    spin(20);
+    assert_int_equal(twc_http_agent_idle(fx.a), 0);
+    assert_int_equal(fx.s.open, 0);
+}
+
+static void test_client_cancel_head_deferred(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    twc_deferred *d;
+
+    (void)state;
+    fx.s.nsteps = 0;
+    start(&o, "/");
+    spin(20);
+    d = twc_http_client_request_head(fx.req);
+    twc_deferred_cancel(d);
+    twc_deferred_unref(d);
+    assert_true(fx.ended);
+    assert_int_equal(fx.end_err.code, TWC_ECANCELED);
+    assert_true(fx.head_failed);
+}
+
+static int nredirects;
+
+static void on_redirect(void *arg, const struct twc_http_client_response *resp)
+{
+    (void)arg;
+    assert_int_equal(resp->status, 302);
+    nredirects++;
+}
+
+static void test_client_on_redirect_sees_each_hop(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 302 Found\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n";
+    fx.s.steps[1].reply = "HTTP/1.1 302 Found\r\nLocation: /c\r\nContent-Length: 0\r\n\r\n";
+    fx.s.steps[2].reply = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc";
+    fx.s.nsteps = 3;
+    o.max_redirects = 5;
+    o.on_redirect = on_redirect;
+    nredirects = 0;
+    start(&o, "/a");
+    run_until_end();
+    assert_int_equal(fx.status, 200);
+    assert_int_equal(nredirects, 2);
+    assert_body("c");
+    assert_int_equal(fx.s.accepted, 1); /* same host: one kept-alive connection */
+}
+
+/* https:// against a TLS listener with a throwaway CA. */
+static void https_run(const char *ca, bool insecure, const char *host, int want)
+{
+    struct twc_tls_server_opts so = {0};
+    struct twc_tcp_listen_opts lo = {.interface = "127.0.0.1"};
+    struct twc_http_agent_opts ao = {0};
+    struct twc_http_client_request_opts o = {0};
+    static struct tls_certs certs;
+    twc_tls_ctx *sctx;
+    twc_tls_factory *tf;
+    twc_listener *l;
+    twc_http_agent *a;
+    twc_http_client_request *req;
+    twc_addr addr;
+    char url[128];
+    twc_err err;
+    int i;
+
+    certs_create(&certs);
+    so.private_key = certs_path(&certs, CERT_SERVER);
+    sctx = twc_tls_ctx_new_server(&so, &err);
+    assert_non_null(sctx);
+    tf = twc_tls_factory_new(sctx, &fx.s.base, 1, NULL, &err);
+    assert_non_null(tf);
+    l = twc_tcp_listen(fx.r, &lo, twc_tls_factory_base(tf), &err);
+    assert_non_null(l);
+    assert_int_equal(twc_listener_addr(l, &addr), 0);
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret";
+    fx.s.nsteps = 1;
+    ao.ca_certs = ca != NULL ? certs_path(&certs, CERT_CA) : NULL;
+    ao.insecure = insecure;
+    a = twc_http_agent_new(fx.r, &ao, &err);
+    assert_non_null(a);
+    snprintf(url, sizeof(url), "https://%s:%u/s", host, (unsigned)twc_addr_port(&addr));
+    o.url = url;
+    o.on_body = on_body;
+    o.on_end = count_end;
+    nends = 0;
+    twc_buf_reset(&fx.body);
+    req = twc_http_client_request_new(a, &o, &err);
+    assert_non_null(req);
+    for (i = 0; i < 2000 && nends == 0; i++)
+        twc_reactor_run_once(fx.r, 5);
+    assert_int_equal(nends, 1);
+    assert_int_equal(last_end.code, want);
+    if (want == 0)
+        assert_body("secret");
+    twc_http_client_request_free(req);
+    twc_http_agent_free(a);
+    twc_listener_free(l);
+    spin(20);
+    twc_tls_factory_free(tf);
+    twc_tls_ctx_free(sctx);
+    certs_remove(&certs);
+}
+
+static void test_client_https_verified_with_ca(void **state)
+{
+    (void)state;
+    https_run("ca", false, "127.0.0.1", 0);
+}
+
+static void test_client_https_unknown_ca_fails_verify(void **state)
+{
+    (void)state;
+    https_run(NULL, false, "127.0.0.1", TWC_ETLS_VERIFY);
+}
+
+static void test_client_https_insecure(void **state)
+{
+    (void)state;
+    https_run(NULL, true, "127.0.0.1", 0);
+}
+
+static void test_client_tls_handshake_timeout(void **state)
+{
+    struct twc_http_agent_opts ao = {.insecure = true, .connect_timeout_ms = 1000};
+    struct twc_http_client_request_opts o = {0};
+    twc_http_client_request *req;
+    twc_http_agent *a;
+    char url[128];
+    twc_err err;
+    int i;
+
+    (void)state;
+    fx.s.nsteps = 0; /* a plain TCP server: the ClientHello is never answered */
+    a = twc_http_agent_new(fx.r, &ao, &err);
+    assert_non_null(a);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/", (unsigned)fx.s.port);
+    o.url = url;
+    o.on_end = count_end;
+    nends = 0;
+    req = twc_http_client_request_new(a, &o, &err);
+    assert_non_null(req);
+    spin(50);
+    assert_int_equal(nends, 0);
+    assert_int_equal(fx.s.accepted, 1);
+    twc_reactor_advance(fx.r, 1000);
+    for (i = 0; i < 2000 && nends == 0; i++)
+        twc_reactor_run_once(fx.r, 5);
+    assert_int_equal(nends, 1);
+    assert_int_equal(last_end.code, TWC_ETIMEDOUT);
+    twc_http_client_request_free(req);
+    twc_http_agent_free(a);
+}
+
+/* ---- URLs (pure) ------------------------------------------------------------ */
+
+static void test_client_url_parse(void **state)
+{
+    struct twc_http_url u;
+    twc_err err;
+
+    (void)state;
+    assert_int_equal(twc_http_url_parse(&u, "http://example.com", &err), 0);
+    assert_string_equal(u.host, "example.com");
+    assert_int_equal(u.port, 80);
+    assert_true(u.default_port);
+    assert_string_equal(u.target, "/");
+    assert_int_equal(twc_http_url_parse(&u, "HTTPS://user:pw@[::1]:8443/a/b?c=d#e", &err), 0);
+    assert_true(u.tls);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 8443);
+    assert_false(u.default_port);
+    assert_string_equal(u.target, "/a/b?c=d");
+    assert_int_equal(twc_http_url_parse(&u, "http://h?q", &err), 0);
+    assert_string_equal(u.target, "/?q");
+    assert_int_equal(twc_http_url_parse(&u, "http://h:443/", &err), 0);
+    assert_false(u.default_port);
+    assert_int_equal(twc_http_url_parse(&u, "http://h:0/", &err), TWC_EINVAL);
+    assert_int_equal(twc_http_url_parse(&u, "http://h:99999/", &err), TWC_EINVAL);
+    assert_int_equal(twc_http_url_parse(&u, "http:///x", &err), TWC_EINVAL);
+    assert_int_equal(twc_http_url_parse(&u, "http://h/a b", &err), TWC_EINVAL);
+    assert_int_equal(twc_http_url_parse(&u, "gopher://h/", &err), TWC_EINVAL);
+    assert_int_equal(twc_http_url_parse(&u, "http://[::1/", &err), TWC_EINVAL);
+}
+
+static void check_resolve(const char *base, const char *ref, const char *want)
+{
+    char out[256];
+
+    assert_int_equal(twc_http_url_resolve(base, ref, strlen(ref), out, sizeof(out)), 0);
+    assert_string_equal(out, want);
+}
+
+static void test_client_url_resolve(void **state)
+{
+    char small[8];
+
+    (void)state;
+    /* RFC 3986 §5.4.1 examples, base http://a/b/c/d;p?q */
+    check_resolve("http://a/b/c/d;p?q", "g", "http://a/b/c/g");
+    check_resolve("http://a/b/c/d;p?q", "./g", "http://a/b/c/g");
+    check_resolve("http://a/b/c/d;p?q", "g/", "http://a/b/c/g/");
+    check_resolve("http://a/b/c/d;p?q", "/g", "http://a/g");
+    check_resolve("http://a/b/c/d;p?q", "//g", "http://g");
+    check_resolve("http://a/b/c/d;p?q", "?y", "http://a/b/c/d;p?y");
+    check_resolve("http://a/b/c/d;p?q", "g?y", "http://a/b/c/g?y");
+    check_resolve("http://a/b/c/d;p?q", "..", "http://a/b/");
+    check_resolve("http://a/b/c/d;p?q", "../g", "http://a/b/g");
+    check_resolve("http://a/b/c/d;p?q", "../../g", "http://a/g");
+    check_resolve("http://a/b/c/d;p?q", "../../../g", "http://a/g");
+    check_resolve("http://a/b/c/d;p?q", "https://x:1/y", "https://x:1/y");
+    check_resolve("http://a:8080", "p", "http://a:8080/p");
+    assert_int_equal(twc_http_url_resolve("http://a/", "/long/path", 10, small, sizeof(small)),
+                     TWC_ETOOBIG);
+    assert_int_equal(twc_http_url_resolve("http://a/", "a b", 3, small, sizeof(small)), TWC_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_client_get_content_length, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_chunked_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_read_until_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_keepalive_reuses_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_connection_close_not_pooled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_retries_stale_pooled_connection, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_redirect_303_turns_post_into_get, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_redirect_307_keeps_method_and_body, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_redirect_not_followed_without_opt_in, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_redirect_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_streamed_body_chunked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_streamed_body_length_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_pause_holds_body_until_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_connect_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_head_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_body_idle_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_empty_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_truncated_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_bad_response, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_skips_100_continue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_head_request_has_no_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_user_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_free_cancels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_free_inside_on_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_bad_url_and_method, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_name_without_resolver_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_pool_bounded_per_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_pool_idle_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_cancel_head_deferred, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_on_redirect_sees_each_hop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_https_verified_with_ca, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_https_unknown_ca_fails_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_https_insecure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_tls_handshake_timeout, setup, teardown),
+        cmocka_unit_test(test_client_url_parse),
+        cmocka_unit_test(test_client_url_resolve),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
