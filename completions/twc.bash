@@ -6,7 +6,7 @@
 #
 # shellcheck disable=SC2207 # COMPREPLY=($(compgen ...)) is the completion idiom
 
-_twc_commands='client dns echo serve'
+_twc_commands='client dns echo serve web'
 _twc_global_opts='--log-format --log-file --log-level --reactor --daemon --pidfile --uid --gid --chroot --umask --rundir --workers'
 
 # Subcommands of a command.
@@ -31,6 +31,7 @@ _twc_opts_of() {
     dns) echo '--port -p --interface -i --hosts-file --bindzone --record --cache -c --recursive -r --resolv-conf --secondary --verbose -v --help -h' ;;
     echo) echo '--port -p --listen --help -h' ;;
     serve) echo '--config -c --ephemeral --help -h' ;;
+    web) echo '--listen --port -p --path --index -i --no-listing --add-header --mime-type -m --logfile -l --proxy --max-body --help -h' ;;
     esac
 }
 
@@ -65,6 +66,15 @@ _twc_kind() {
     'echo|--port' | 'echo|-p') echo 'any' ;;
     'echo|--listen') echo 'endpoint' ;;
     'serve|--config' | 'serve|-c') echo 'file' ;;
+    'web|--listen') echo 'endpoint' ;;
+    'web|--port' | 'web|-p') echo 'any' ;;
+    'web|--path') echo 'file' ;;
+    'web|--index' | 'web|-i') echo 'any' ;;
+    'web|--add-header') echo 'any' ;;
+    'web|--mime-type' | 'web|-m') echo 'any' ;;
+    'web|--logfile' | 'web|-l') echo 'file' ;;
+    'web|--proxy') echo 'any' ;;
+    'web|--max-body') echo 'any' ;;
     *'|--log-format') echo 'words:text json' ;;
     *'|--log-file') echo 'file' ;;
     *'|--log-level') echo 'words:debug info warn error' ;;
@@ -149,4 +159,4 @@ _twc() {
     fi
 }
 
-complete -o default -F _twc twc twc-client twc-dns twc-echo twc-serve
+complete -o default -F _twc twc twc-client twc-dns twc-echo twc-serve twc-web

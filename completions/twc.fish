@@ -19,14 +19,15 @@ complete -c twc -l workers -x -d 'run N worker processes sharing the listeners (
 complete -c twc -s h -l help -d 'show help and exit'
 
 # twc itself.
-complete -c twc -n "not __fish_seen_subcommand_from client dns echo serve help" -s V -l version -d 'print the version of twc and of its libraries'
-complete -c twc -n "not __fish_seen_subcommand_from client dns echo serve help" -l install -x -a '(__fish_complete_directories)' -d 'create symlinks DIR/twc-COMMAND to this binary for every command'
-complete -c twc -f -n "not __fish_seen_subcommand_from client dns echo serve help" -a client -d 'scripted protocol clients: tcp, udp, unix, wait'
-complete -c twc -f -n "not __fish_seen_subcommand_from client dns echo serve help" -a dns -d 'DNS server: hosts file, zone files, records, AXFR'
-complete -c twc -f -n "not __fish_seen_subcommand_from client dns echo serve help" -a echo -d 'echo server (RFC 862)'
-complete -c twc -f -n "not __fish_seen_subcommand_from client dns echo serve help" -a serve -d 'run several servers in one process from a JSON config'
-complete -c twc -f -n "not __fish_seen_subcommand_from client dns echo serve help" -a help -d 'help for a command'
-complete -c twc -f -n "__fish_seen_subcommand_from help" -a 'client dns echo serve'
+complete -c twc -n "not __fish_seen_subcommand_from client dns echo serve web help" -s V -l version -d 'print the version of twc and of its libraries'
+complete -c twc -n "not __fish_seen_subcommand_from client dns echo serve web help" -l install -x -a '(__fish_complete_directories)' -d 'create symlinks DIR/twc-COMMAND to this binary for every command'
+complete -c twc -f -n "not __fish_seen_subcommand_from client dns echo serve web help" -a client -d 'scripted protocol clients: tcp, udp, unix, wait'
+complete -c twc -f -n "not __fish_seen_subcommand_from client dns echo serve web help" -a dns -d 'DNS server: hosts file, zone files, records, AXFR'
+complete -c twc -f -n "not __fish_seen_subcommand_from client dns echo serve web help" -a echo -d 'echo server (RFC 862)'
+complete -c twc -f -n "not __fish_seen_subcommand_from client dns echo serve web help" -a serve -d 'run several servers in one process from a JSON config'
+complete -c twc -f -n "not __fish_seen_subcommand_from client dns echo serve web help" -a web -d 'HTTP/1.1 server: static files, listings, ranges, reverse proxy'
+complete -c twc -f -n "not __fish_seen_subcommand_from client dns echo serve web help" -a help -d 'help for a command'
+complete -c twc -f -n "__fish_seen_subcommand_from help" -a 'client dns echo serve web'
 
 # twc client
 complete -c twc -f -n "__fish_seen_subcommand_from client; and not __fish_seen_subcommand_from tcp tls udp unix wait dns http" -a tcp -d 'connect to HOST:PORT over TCP: stdin to the peer, the peer to stdout'
@@ -81,8 +82,21 @@ complete -c twc -n "__fish_seen_subcommand_from echo" -l listen -x -a 'tcp: udp:
 complete -c twc -n "__fish_seen_subcommand_from serve" -s c -l config -r -F -d 'JSON file listing the services to run (default: the built-in demo)'
 complete -c twc -n "__fish_seen_subcommand_from serve" -l ephemeral -d 'listen on free ports (port 0) instead of the configured ones'
 
+# twc web
+complete -c twc -n "__fish_seen_subcommand_from web" -l listen -x -a 'tcp: udp: ssl: unix: systemd:' -d 'listen on ENDPOINT (tcp:PORT, ssl:PORT:privateKey=KEY.pem, unix:PATH); replaces -p'
+complete -c twc -n "__fish_seen_subcommand_from web" -s p -l port -x -d 'TCP port of the default listener (0: pick a free one)'
+complete -c twc -n "__fish_seen_subcommand_from web" -l path -r -F -d 'folder or file to serve'
+complete -c twc -n "__fish_seen_subcommand_from web" -s i -l index -x -d 'index file name of folders (default index.html, index.htm)'
+complete -c twc -n "__fish_seen_subcommand_from web" -l no-listing -d 'answer 403 for folders without an index file'
+complete -c twc -n "__fish_seen_subcommand_from web" -l add-header -x -d 'add this header field to every response'
+complete -c twc -n "__fish_seen_subcommand_from web" -s m -l mime-type -x -d 'Content-Type of files with an unknown extension'
+complete -c twc -n "__fish_seen_subcommand_from web" -s l -l logfile -r -F -d 'write an access log in Combined Log Format (reopened on SIGHUP)'
+complete -c twc -n "__fish_seen_subcommand_from web" -l proxy -x -d 'reverse proxy requests under PREFIX to URL (prefix replaced by URL\'s path)'
+complete -c twc -n "__fish_seen_subcommand_from web" -l max-body -x -d 'largest request body accepted (413 above)'
+
 # The busybox-style links.
 complete -c twc-client -w 'twc client'
 complete -c twc-dns -w 'twc dns'
 complete -c twc-echo -w 'twc echo'
 complete -c twc-serve -w 'twc serve'
+complete -c twc-web -w 'twc web'
