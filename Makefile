@@ -82,6 +82,7 @@ UNIT_SRCS  := $(sort $(shell find tests/unit -name 'test_*.c' 2>/dev/null))
 FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/*_fuzz.c))
 REPLAY_MAIN := $(wildcard tests/fuzz/replay_main.c)
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c) $(wildcard tests/bench/ref/*.c))
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 HDRS       := $(sort $(wildcard lib/*.h) $(wildcard proto/*/*.h))
 # Installed headers: everything but module internals (*_int.h, *_impl.h; STYLE.md §2).
 PUBLIC_HDRS := $(filter-out %_int.h %_impl.h,$(HDRS))
@@ -95,8 +96,10 @@ FUZZ_REPLAY_BINS := $(if $(REPLAY_MAIN),$(FUZZ_SRCS:%.c=$(BUILD)/%_replay))
 FUZZ_BINS  := $(FUZZ_SRCS:%.c=$(BUILD)/%)
 BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/%.o)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
+EXAMPLE_OBJS := $(EXAMPLE_SRCS:%.c=$(BUILD)/%.o)
+EXAMPLE_BINS := $(EXAMPLE_SRCS:%.c=$(BUILD)/%)
 HDR_CHECKS := $(HDRS:%.h=$(BUILD)/hdrcheck/%.o)
-ALL_OBJS   := $(LIB_OBJS) $(CMD_OBJS) $(UNIT_OBJS) $(FUZZ_OBJS) $(BENCH_OBJS)
+ALL_OBJS   := $(LIB_OBJS) $(CMD_OBJS) $(UNIT_OBJS) $(FUZZ_OBJS) $(BENCH_OBJS) $(EXAMPLE_OBJS)
 
 LIBTWC := $(BUILD)/libtwc.a
 TWC    := $(BUILD)/twc
@@ -184,6 +187,12 @@ $(BENCH_BINS): %: %.o $(FLAGS_FILE)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< -lpthread -lm
 
+# Example programs link against libtwc like a user's program would; building
+# them in tests-build keeps them compiling.
+$(EXAMPLE_BINS): %: %.o $(LIBTWC) $(FLAGS_FILE)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBTWC) $(LIBS)
+
 # Every header compiles on its own, and twice (include guard) (STYLE.md §2).
 $(HDR_CHECKS): $(BUILD)/hdrcheck/%.o: %.h $(FLAGS_FILE)
 	@mkdir -p $(@D)
@@ -194,7 +203,7 @@ $(HDR_CHECKS): $(BUILD)/hdrcheck/%.o: %.h $(FLAGS_FILE)
 
 hdrcheck: $(HDR_CHECKS)
 
-tests-build: all $(UNIT_BINS) $(FUZZ_REPLAY_BINS) hdrcheck
+tests-build: all $(UNIT_BINS) $(FUZZ_REPLAY_BINS) $(EXAMPLE_BINS) hdrcheck
 
 # Install missing build and test dependencies (apt-get runs only when something is missing).
 deps:

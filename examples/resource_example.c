@@ -8,10 +8,10 @@
  *   GET  /stream?n=N     streams N KiB (default 10240) with flow control, chunked
  *   anything else        static files from the current folder
  *
- * Build (from the repository root, after `make`):
- *   cc -std=c11 -I. -Ilib examples/resource_example.c build/release/libtwc.a \
- *      $(pkg-config --libs libcjson libcares openssl) -lpthread -o resource_example
- * Run:  ./resource_example 8080   then   curl localhost:8080/slow
+ * Built by `make check` (build/release/examples/resource_example); by hand,
+ * against an installed libtwc:
+ *   cc -std=c11 examples/resource_example.c $(pkg-config --cflags --libs twc)
+ * Run:  build/release/examples/resource_example 8080   then   curl localhost:8080/slow
  */
 #define _GNU_SOURCE
 #include <signal.h>
