@@ -36,6 +36,9 @@
 #define TWC_NETSTRING_MAX (1024 * 1024) /* largest netstring payload */
 #define TWC_LENGTH_PREFIX_MAX (1024 * 1024) /* largest length-prefixed frame (32-bit form) */
 
+/* TLS */
+#define TWC_TLS_HANDSHAKE_TIMEOUT_MS 30000 /* a peer must finish the handshake by then (slowloris) */
+
 /* DNS (RFC 1035 §2.3.4, RFC 6891, RFC 7766) */
 #define TWC_DNS_UDP_MAX 512            /* UDP payload without EDNS0 */
 #define TWC_DNS_EDNS_MAX 1232          /* our advertised/accepted EDNS0 payload (DNS flag day 2020) */
@@ -51,6 +54,13 @@
 #define TWC_DNS_XFR_TIMEOUT_MS 60000   /* a whole zone transfer (AXFR) as a secondary */
 #define TWC_DNS_SECONDARY_RETRY_S 60   /* retry after a failed first transfer (no SOA yet) */
 #define TWC_DNS_SECONDARY_REFRESH_MIN_S 1 /* floor for SOA refresh/retry timers */
+#define TWC_DNS_ZONE_ENTRY_MAX (128 * 1024) /* bytes in one zone-file entry, parentheses included */
+#define TWC_DNS_ZONE_FIELDS_MAX 1024       /* fields in one zone-file entry */
+#define TWC_DNS_ZONE_RECORDS_MAX (4 * 1024 * 1024) /* records in one zone, $INCLUDEs counted */
+#define TWC_DNS_ZONE_INCLUDE_DEPTH 8       /* nested $INCLUDE files */
+#define TWC_DNS_ZONE_FILE_MAX (256 * 1024 * 1024) /* bytes in one zone or hosts file */
+#define TWC_DNS_RECORD_TTL 3600            /* --record TTL when the line has none */
+#define TWC_DNS_HOSTS_TTL 3600             /* TTL of records from a hosts file */
 #define TWC_DNS_TCP_IDLE_MS 10000      /* TCP connection without a query closes (RFC 7766 §6.2.3) */
 #define TWC_DNS_UDP_SOCKBUF (4 * 1024 * 1024) /* server UDP SO_RCVBUF/SO_SNDBUF: absorbs bursts */
 

@@ -38,12 +38,8 @@
 /* One TLS record's worth of plaintext (RFC 8446 §5.1: 2^14 bytes). */
 #define TLS_CHUNK 16384
 
-/* A peer must finish the handshake within this time: before it does, no user
- * protocol exists whose idle timer could drop it (slowloris). XXX: belongs in
- * lib/limits.h (owned by the lead); kept here with a guard until it moves. */
-#ifndef TWC_TLS_HANDSHAKE_TIMEOUT_MS
-#define TWC_TLS_HANDSHAKE_TIMEOUT_MS 30000
-#endif
+/* A peer must finish the handshake within TWC_TLS_HANDSHAKE_TIMEOUT_MS: before
+ * it does, no user protocol exists whose idle timer could drop it (slowloris). */
 
 struct twc_tls_factory {
     twc_factory base;

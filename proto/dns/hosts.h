@@ -15,7 +15,7 @@
 #include "err.h"
 #include "proto/dns/zone.h"
 
-#define TWC_DNS_HOSTS_TTL 3600 /* TTL of records from a hosts file (XXX: issue 8, limits.h) */
+/* Records from a hosts file get TWC_DNS_HOSTS_TTL (lib/limits.h). */
 
 /* Parse hosts text data[0..len) (borrowed) and append its records to z.
  * Comments run from '#' to the end of the line; blank lines are skipped;

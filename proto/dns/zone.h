@@ -19,15 +19,10 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "limits.h"
 #include "proto/dns/dns.h"
 
-/* Defaults for struct twc_dns_zone_limits (XXX: issue 8, move to lib/limits.h). */
-#define TWC_DNS_ZONE_ENTRY_MAX     (128 * 1024)      /* bytes in one entry, parentheses included */
-#define TWC_DNS_ZONE_FIELDS_MAX    1024              /* fields in one entry */
-#define TWC_DNS_ZONE_RECORDS_MAX   (4 * 1024 * 1024) /* records in one zone, includes counted */
-#define TWC_DNS_ZONE_INCLUDE_DEPTH 8                 /* nested $INCLUDE files */
-#define TWC_DNS_ZONE_FILE_MAX      (256 * 1024 * 1024) /* bytes in one zone or hosts file */
-#define TWC_DNS_RECORD_TTL         3600                /* --record TTL when the line has none */
+/* Defaults for struct twc_dns_zone_limits are TWC_DNS_ZONE_* in lib/limits.h. */
 #define TWC_DNS_TTL_MAX            2147483647u         /* RFC 2181 §8 */
 
 typedef struct twc_dns_zone twc_dns_zone;
