@@ -33,13 +33,11 @@
 #include "cmd/commands.h"
 #include "cmd/common.h"
 #include "cmd/endpoint.h"
+#include "cmd/netcat.h"
 #include "cmd/stdstream.h"
 #include "lib/addr.h"
-#include "lib/connect.h"
-#include "lib/deferred.h"
 #include "lib/limits.h"
 #include "lib/protocol.h"
-#include "lib/resolver.h"
 #include "lib/stream.h"
 #include "lib/udp.h"
 
@@ -203,193 +201,18 @@ static int parse_hostport(const char *s, int socktype, twc_addr *out, twc_err *e
     return twc_client_resolve(host, port, socktype, out, err);
 }
 
-/* ---- tcp / unix ----------------------------------------------------------------- */
-
-struct nc {
-    struct twc_app app;
-    twc_factory factory;
-    twc_protocol proto; /* our one connection */
-    twc_connector *connector;   /* numeric targets */
-    twc_resolver *resolver;     /* host names: connect by name */
-    twc_deferred *by_name;      /* our reference to the connect-by-name deferred */
-    struct twc_stdio io;
-    char target[TWC_ADDR_STRLEN + 256];
-    int connected;
-    int lost;
-    int exit_code;
-};
-
-static void nc_finish(struct nc *c)
-{
-    /* Everything written to stdout: now we may stop. */
-    if (c->lost && twc_stdio_pending(&c->io) == 0)
-        twc_reactor_stop(c->app.reactor);
-}
-
-static void nc_on_input(void *arg, const uint8_t *data, size_t len)
-{
-    struct nc *c = arg;
-
-    if (c->lost)
-        return;
-    if (len == 0) { /* stdin EOF: half-close, keep reading the peer */
-        if (twc_transport_shutdown_write(c->proto.transport) < 0)
-            twc_log_debug(c->app.reactor, c->app.log_system, "half-close not supported");
-        return;
-    }
-    twc_transport_write(c->proto.transport, data, len);
-}
-
-static void nc_on_output_drained(void *arg)
-{
-    struct nc *c = arg;
-
-    if (c->lost) {
-        nc_finish(c);
-        return;
-    }
-    twc_transport_resume_reading(c->proto.transport);
-}
-
-static void nc_on_output_error(void *arg, int sys_errno)
-{
-    struct nc *c = arg;
-
-    /* EPIPE: whoever reads our stdout is gone (`| head`); stop quietly. */
-    if (sys_errno != EPIPE)
-        twc_fail(c->app.name, 0, "cannot write to stdout: %s", strerror(sys_errno));
-    c->exit_code = TWC_EXIT_FAILURE;
-    if (c->lost)
-        twc_reactor_stop(c->app.reactor);
-    else
-        twc_transport_abort(c->proto.transport);
-}
-
-static void nc_connection_made(twc_protocol *p)
-{
-    struct nc *c = container_of(p, struct nc, proto);
-
-    c->connected = 1;
-    twc_log_debug(c->app.reactor, c->app.log_system, "connected to %s", c->target);
-    twc_stdio_start_input(&c->io);
-}
-
-static void nc_data_received(twc_protocol *p, const uint8_t *data, size_t len)
-{
-    struct nc *c = container_of(p, struct nc, proto);
-
-    /* Anything stdout could not take yet: stop reading the peer until it drains,
-     * so a slow reader of our stdout slows the peer instead of growing memory. */
-    if (twc_stdio_write(&c->io, data, len) > 0)
-        twc_transport_pause_reading(p->transport);
-}
-
-/* The transport's output is above its high-water mark: stop reading stdin. */
-static void nc_pause_producing(twc_protocol *p)
-{
-    struct nc *c = container_of(p, struct nc, proto);
-
-    twc_stdio_pause_input(&c->io);
-}
-
-static void nc_write_drained(twc_protocol *p)
-{
-    struct nc *c = container_of(p, struct nc, proto);
-
-    twc_stdio_resume_input(&c->io);
-}
-
-static void nc_connection_lost(twc_protocol *p, const twc_err *why)
-{
-    struct nc *c = container_of(p, struct nc, proto);
-
-    c->lost = 1;
-    twc_stdio_stop_input(&c->io);
-    if (why != NULL && why->code != 0 && c->exit_code == 0) {
-        twc_fail(c->app.name, 0, "connection to %s lost: %s", c->target,
-                 why->msg[0] != '\0' ? why->msg : twc_strerror(why->code));
-        c->exit_code = TWC_EXIT_FAILURE;
-    }
-    nc_finish(c);
-}
-
-static const struct twc_protocol_ops nc_ops = {
-    .name = "client",
-    .connection_made = nc_connection_made,
-    .data_received = nc_data_received,
-    .pause_producing = nc_pause_producing,
-    .write_drained = nc_write_drained,
-    .connection_lost = nc_connection_lost,
-};
-
-static twc_protocol *nc_build(twc_factory *f, const twc_addr *peer)
-{
-    struct nc *c = container_of(f, struct nc, factory);
-
-    (void)peer;
-    c->proto.ops = &nc_ops;
-    return &c->proto;
-}
-
-static void nc_connection_failed(twc_factory *f, const twc_err *why)
-{
-    struct nc *c = container_of(f, struct nc, factory);
-
-    if (c->exit_code == 0) {
-        /* The transport's message names the target already. */
-        if (why->msg[0] != '\0')
-            twc_fail(c->app.name, 0, "%s", why->msg);
-        else
-            twc_fail(c->app.name, 0, "cannot connect to %s: %s", c->target,
-                     twc_strerror(why->code));
-        c->exit_code = why->code == TWC_ECANCELED ? 128 + SIGTERM : TWC_EXIT_UNAVAILABLE;
-    }
-    twc_reactor_stop(c->app.reactor);
-}
-
-static const struct twc_factory_ops nc_factory_ops = {
-    .build = nc_build,
-    .connection_failed = nc_connection_failed,
-};
-
-/* Connect by name failed (lookup, every attempt, timeout or cancel): report it
- * as the factory hears a numeric connect fail. */
-static void on_by_name_failed(void *arg, twc_result *res)
-{
-    struct nc *c = arg;
-
-    nc_connection_failed(&c->factory, twc_result_err(res));
-    twc_result_set(res, NULL, NULL); /* handled */
-}
-
-static void nc_on_signal(twc_reactor *r, int signo, void *arg)
-{
-    struct nc *c = arg;
-
-    c->exit_code = 128 + signo;
-    if (c->connected && !c->lost)
-        twc_transport_abort(c->proto.transport);
-    else if (!c->connected && c->by_name != NULL)
-        twc_deferred_cancel(c->by_name); /* on_by_name_failed(ECANCELED) follows */
-    else if (!c->connected)
-        twc_connector_stop(c->connector); /* connection_failed(ECANCELED) follows */
-    else
-        twc_reactor_stop(r);
-}
+/* ---- tcp / unix: the netcat core (cmd/netcat.c) over a plain connection ---------- */
 
 static int run_stream(const struct twc_optset *set, int argc, char **argv)
 {
-    struct nc c;
+    struct twc_netcat c;
     twc_addr to;
     twc_err err;
     char host[256];
     uint16_t port = 0;
-    unsigned timeout_ms;
-    int rc, by_name = 0, unix_socket = set == &client_unix_set;
+    int rc, by_name, unix_socket = set == &client_unix_set;
 
-    memset(&c, 0, sizeof(c));
-    c.factory.ops = &nc_factory_ops;
-    c.app.log_system = "client";
+    twc_netcat_init(&c);
     rc = twc_app_parse(&c.app, set, argc, argv);
     if (rc >= 0)
         goto out;
@@ -413,47 +236,10 @@ static int run_stream(const struct twc_optset *set, int argc, char **argv)
     rc = twc_app_start(&c.app);
     if (rc >= 0)
         goto out;
-    if (twc_stdio_init(&c.io, c.app.reactor, TWC_UDP_MAX_DATAGRAM, &c) < 0) {
-        rc = twc_fail(c.app.name, TWC_EXIT_SOFTWARE, "out of memory");
-        goto out;
-    }
-    c.io.on_input = nc_on_input;
-    c.io.on_output_drained = nc_on_output_drained;
-    c.io.on_output_error = nc_on_output_error;
-    twc_stdio_edit_lines(&c.io, ""); /* a terminal on stdin: edit lines */
-    timeout_ms = (unsigned)twc_opts_num(&c.app.opts, "timeout");
-    if (by_name) {
-        /* /etc/hosts, then the nameservers of resolv.conf ($TWC_RESOLV_CONF, else
-         * /etc/resolv.conf; tests point it at a loopback server), on the loop. */
-        struct twc_resolver_opts ro = {.resolv_conf = getenv("TWC_RESOLV_CONF")};
-
-        c.resolver = twc_resolver_new(c.app.reactor, &ro, &err);
-        if (c.resolver == NULL) {
-            rc = twc_fail_err(c.app.name, &err, 1);
-            goto cleanup;
-        }
-        c.by_name = twc_connect_host(c.app.reactor, c.resolver, host, port, timeout_ms,
-                                     &c.factory);
-        twc_deferred_add_errback(c.by_name, on_by_name_failed, &c);
-    } else {
-        c.connector = twc_connector_new(c.app.reactor, &to, timeout_ms, &c.factory, &err);
-        if (c.connector == NULL) {
-            rc = twc_fail_err(c.app.name, &err, 1);
-            goto cleanup;
-        }
-    }
-    twc_reactor_on_signal(c.app.reactor, SIGINT, nc_on_signal, &c, NULL);
-    twc_reactor_on_signal(c.app.reactor, SIGTERM, nc_on_signal, &c, NULL);
-    if (twc_reactor_run(c.app.reactor) < 0 && c.exit_code == 0)
-        c.exit_code = TWC_EXIT_SOFTWARE;
-    rc = c.exit_code;
-    twc_reactor_on_signal(c.app.reactor, SIGINT, NULL, NULL, NULL);
-    twc_reactor_on_signal(c.app.reactor, SIGTERM, NULL, NULL, NULL);
-cleanup:
-    twc_deferred_unref(c.by_name);
-    twc_resolver_free(c.resolver);
-    twc_connector_free(c.connector);
-    twc_stdio_cleanup(&c.io);
+    rc = twc_netcat_start(&c, twc_netcat_factory(&c), by_name ? NULL : &to, host, port);
+    if (rc == 0)
+        rc = twc_netcat_run(&c);
+    twc_netcat_cleanup(&c);
 out:
     twc_app_cleanup(&c.app);
     return rc;
