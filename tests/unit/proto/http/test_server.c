@@ -5,6 +5,7 @@
  * Inputs are fed whole, one byte at a time, and in 7-byte pieces; every split
  * must give the same output (Date lines are blanked before comparing).
  */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "err.h"
 #include "reactor.h"
 #include "testing.h"
+#include "proto/http/accesslog.h"
 #include "proto/http/resource.h"
 #include "proto/http/server.h"
 
@@ -33,6 +35,7 @@ struct env {
     twc_buf body;            /* what /echo read */
     int body_end_code;
     int body_ends;
+    twc_buf access; /* access-log lines, Combined Log Format */
 };
 
 static struct env *E;
@@ -123,6 +126,15 @@ static void root_render(twc_http_resource *r, twc_http_request *req)
 
 static const struct twc_http_resource_ops root_ops = {.render = root_render};
 
+/* The server's access-log hook: format each finished request as the file
+ * logger would (proto/http/accesslog.c) and keep the lines. */
+static void capture_access(void *arg, twc_http_request *req)
+{
+    struct env *e = arg;
+
+    assert_int_equal(twc_http_accesslog_format(&e->access, req), 0);
+}
+
 static int setup(void **state)
 {
     struct twc_reactor_opts ro = {NULL, 1};
@@ -148,6 +160,9 @@ static int setup(void **state)
     so.add_headers = extra;
     so.nadd_headers = 1;
     so.limits.max_body = 100;
+    so.access_log = capture_access;
+    so.access_log_arg = E;
+    twc_buf_init(&E->access, 1 << 20);
     E->srv = twc_http_server_new(E->r, &so, &err);
     assert_non_null(E->srv);
     twc_buf_init(&E->body, 1 << 20);
@@ -161,6 +176,7 @@ static int teardown(void **state)
     twc_http_server_free(E->srv);
     twc_http_resource_free(&E->root);
     twc_buf_cleanup(&E->body);
+    twc_buf_cleanup(&E->access);
     twc_reactor_free(E->r);
     free(E);
     return 0;
@@ -267,6 +283,29 @@ static void test_server_get_keepalive(void **state)
                            "Content-Type: text/plain\r\nX-Test: yes\r\nContent-Length: 2\r\n\r\nhi");
     assert_int_equal(disc, 0);
     free(o);
+}
+
+static void test_server_accesslog_combined_format(void **state)
+{
+    static const char want[] = "\"GET /hello?x=1 HTTP/1.1\" 200 2 \"http://ref/\" \"agent 1.0\"\n";
+    const char *log, *nl;
+    int disc;
+    char *o = run("GET /hello?x=1 HTTP/1.1\r\nHost: x\r\nReferer: http://ref/\r\n"
+                  "User-Agent: agent 1.0\r\n\r\n",
+                  0, &disc);
+
+    (void)state;
+    free(o);
+    /* One line: HOST - - [dd/Mon/yyyy:hh:mm:ss +0000] "REQUEST" STATUS BYTES "REF" "UA" */
+    assert_true(twc_buf_len(&E->access) > 0);
+    log = (const char *)twc_buf_data(&E->access);
+    nl = memchr(log, '\n', twc_buf_len(&E->access));
+    assert_non_null(nl);
+    assert_int_equal((size_t)(nl - log) + 1, twc_buf_len(&E->access));
+    assert_non_null(memmem(log, twc_buf_len(&E->access), " - - [", 6));
+    assert_non_null(memmem(log, twc_buf_len(&E->access), "] \"GET", 6));
+    assert_true(twc_buf_len(&E->access) > sizeof(want) - 1);
+    assert_memory_equal(nl + 1 - (sizeof(want) - 1), want, sizeof(want) - 1);
 }
 
 static void test_server_pipelined_in_order(void **state)
@@ -625,6 +664,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_server_get_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_pipelined_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_accesslog_combined_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_head_has_no_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_http10_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_unknown_method_501, setup, teardown),
