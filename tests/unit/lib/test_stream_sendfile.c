@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "err.h"
+#include "limits.h"
 #include "protocol.h"
 #include "reactor.h"
 #include "stream_int.h"
@@ -124,10 +125,62 @@ static void test_stream_sendfile_in_order(void **state)
     twc_reactor_free(r);
 }
 
+/* One call sends at most TWC_SENDFILE_CHUNK, however much the socket would
+ * take; the rest goes out from later wakeups, so one large file cannot hold
+ * the loop (and the other connections) for the whole transfer. */
+static void test_stream_sendfile_chunked_per_wakeup(void **state)
+{
+    twc_reactor *r;
+    twc_transport *t;
+    twc_factory f = {&fops, 0};
+    struct sink *p = calloc(1, sizeof(*p));
+    uint8_t *content, *got = malloc(FILE_SIZE);
+    size_t have = 0;
+    int sv[2], fd, big = 8 * 1024 * 1024, i, rounds = 0;
+    twc_err err;
+
+    (void)state;
+    r = twc_reactor_new(NULL, &err);
+    assert_non_null(r);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    /* As large as we may (SO_SNDBUFFORCE needs CAP_NET_ADMIN). */
+    if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) < 0)
+        setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    t = twc__stream_new(r, sv[0], 1, &err);
+    assert_non_null(t);
+    p->base.ops = &sink_ops;
+    twc__stream_start(t, &p->base, &f, 0);
+    fd = temp_file(&content);
+    assert_int_equal(twc_transport_sendfile(t, fd, 0, FILE_SIZE), 0);
+    assert_true(twc_transport_buffered(t) >= FILE_SIZE - TWC_SENDFILE_CHUNK);
+    for (i = 0; i < 100000 && have < FILE_SIZE; i++) {
+        ssize_t n = read(sv[1], got + have, FILE_SIZE - have);
+
+        if (n > 0)
+            have += (size_t)n;
+        if (twc_transport_buffered(t) > 0)
+            rounds++;
+        twc_reactor_run_once(r, 10);
+    }
+    assert_int_equal(have, FILE_SIZE);
+    assert_memory_equal(got, content, FILE_SIZE);
+    assert_true(rounds >= FILE_SIZE / TWC_SENDFILE_CHUNK - 1);
+    twc_transport_lose_connection(t);
+    for (i = 0; i < 100 && !p->lost; i++)
+        twc_reactor_run_once(r, 10);
+    assert_int_equal(p->lost, 1);
+    close(sv[1]);
+    free(p);
+    free(content);
+    free(got);
+    twc_reactor_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_sendfile_in_order),
+        cmocka_unit_test(test_stream_sendfile_chunked_per_wakeup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
