@@ -79,6 +79,8 @@
 #define TWC_HTTP_BODY_TIMEOUT_MS 60000     /* server: longest pause inside a request body */
 #define TWC_HTTP_IDLE_TIMEOUT_MS 60000     /* server: idle keep-alive connection closes */
 #define TWC_HTTP_SEND_TIMEOUT_MS 60000     /* server: client stopped reading our output */
+#define TWC_HTTP_SPARE_EXCHANGES 16         /* server: request states kept for reuse when idle */
+#define TWC_HTTP_SPARE_PARSER_BUF 4096      /* server: larger head buffers are freed, not kept */
 #define TWC_HTTP_FILE_CACHE_ENTRY (64 * 1024) /* static files up to this size are cached in memory */
 #define TWC_HTTP_FILE_CACHE_BYTES (16 * 1024 * 1024) /* memory for cached static files */
 #define TWC_HTTP_FILE_CACHE_VALID_MS 1000  /* a cached file is re-checked on disk after this */

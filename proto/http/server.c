@@ -2,11 +2,15 @@
  * The HTTP/1.1 server protocol (see server.h).
  *
  * Input is parsed in place from the bytes data_received hands us; only what is
- * left over while a request is in progress is copied to c->in (pipelined
- * requests, a body nobody reads yet). One request per connection is active at
- * a time (Twisted's HTTPChannel does the same): that keeps responses in order
- * with no per-request queue, and the request lives inside the connection, so a
- * request costs no allocation.
+ * left over while a request is in progress is copied to the exchange's `in`
+ * (pipelined requests, a body nobody reads yet). One request per connection is
+ * active at a time (Twisted's HTTPChannel does the same): that keeps responses
+ * in order with no per-request queue.
+ *
+ * A connection's request state (parser, request, buffers: the exchange) is
+ * attached when bytes arrive and given back to the server's spare list when
+ * the connection goes idle, so an idle keep-alive connection costs about a
+ * hundred bytes here, and a request still costs no allocation.
  *
  * A response head is built in the server's out buffer and sent with its first body bytes in
  * one writev (one syscall for a small response). A handler that keeps the
@@ -37,10 +41,14 @@
 
 enum deadline_kind { DL_NONE, DL_IDLE, DL_HEAD, DL_BODY, DL_SEND };
 
-typedef struct twc__http_conn {
-    twc_protocol base; /* first */
-    twc_http_server *srv;
-    struct twc__http_conn *prev, *next;
+/* The state of one request and its response. A connection holds one only
+ * while something is in progress (bytes of a head, a request, a body being
+ * discarded, input kept while blocked) and gives it back when it goes idle:
+ * an idle keep-alive connection is the small `conn` alone (idle RSS). Given
+ * back exchanges wait in the server's spare list, parser tables included, so
+ * a busy server allocates nothing per request. */
+typedef struct exch {
+    struct exch *next_spare;
     twc_http_parser parser;
     twc_buf in;    /* unparsed input kept while blocked */
     twc_buf *rhp;  /* where the handler's header lines go: srv->rh during a
@@ -50,13 +58,20 @@ typedef struct twc__http_conn {
     twc_http_header *saved_hdrs;
     size_t saved_cap;
     twc_http_request req;
-    uint64_t deadline;
-    int dl_kind;
-    size_t last_queued; /* output queued at the last deadline check */
+} exch;
+
+typedef struct twc__http_conn {
+    twc_protocol base; /* first */
+    twc_http_server *srv;
+    struct twc__http_conn *prev, *next;
+    exch *x;        /* NULL while idle (see exch) */
     twc_addr *peer; /* cached on first use (access logs) */
+    uint64_t deadline;
+    size_t last_queued; /* output queued at the last deadline check */
     unsigned long nreq;
-    bool active, msg_complete, discarding, lost, closing, out_paused;
-    bool in_parse, kick_queued, read_paused, freed_pending, in_lost;
+    int dl_kind;
+    bool active, msg_complete, discarding, lost, closing, out_paused, end_pending;
+    bool in_parse, kick_queued, read_paused, held;
 } conn;
 
 struct twc_http_server {
@@ -78,13 +93,102 @@ struct twc_http_server {
     twc_timer *tick;
     time_t date_t;
     char date[TWC_HTTP_DATE_LEN + 1];
+    exch *spare; /* given-back exchanges, at most TWC_HTTP_SPARE_EXCHANGES */
+    size_t nspare;
     bool stopping, free_pending;
     twc_deferred *draining;
 };
 
 static void process_in(conn *c);
 static void kick(conn *c);
+static void on_kick(void *arg);
 static void conn_maybe_free(conn *c);
+
+/* ---- Exchanges -------------------------------------------------------------- */
+
+static exch *exch_new(twc_http_server *s)
+{
+    exch *x = s->spare;
+
+    if (x != NULL) {
+        s->spare = x->next_spare;
+        s->nspare--;
+        return x;
+    }
+    if ((x = calloc(1, sizeof(*x))) == NULL)
+        return NULL;
+    twc_http_request_parser_init(&x->parser, &s->o.limits);
+    twc_buf_init(&x->in, SIZE_MAX);
+    twc_buf_init(&x->rh, TWC_HTTP_HEADER_BYTES_MAX * 4);
+    twc_buf_init(&x->saved, SIZE_MAX);
+    return x;
+}
+
+/* Free the buffers a request may have grown; the parser's tables stay. */
+static void exch_trim(exch *x)
+{
+    twc_http_parser_reset(&x->parser);
+    if (x->parser.buf_cap > TWC_HTTP_SPARE_PARSER_BUF)
+        twc_http_parser_shrink(&x->parser);
+    twc_buf_cleanup(&x->in);
+    twc_buf_cleanup(&x->rh);
+    twc_buf_cleanup(&x->saved);
+    free(x->saved_hdrs);
+    x->saved_hdrs = NULL;
+    x->saved_cap = 0;
+}
+
+static void exch_free(exch *x)
+{
+    exch_trim(x);
+    twc_http_parser_cleanup(&x->parser);
+    free(x);
+}
+
+/* Give x back: kept as a spare, or freed when there are enough. */
+static void exch_put(twc_http_server *s, exch *x)
+{
+    if (s->nspare >= TWC_HTTP_SPARE_EXCHANGES || s->free_pending) {
+        exch_free(x);
+        return;
+    }
+    exch_trim(x);
+    x->next_spare = s->spare;
+    s->spare = x;
+    s->nspare++;
+}
+
+/* Make sure c has an exchange, its request blank. 0 or TWC_ENOMEM. */
+static int conn_attach(conn *c)
+{
+    exch *x;
+
+    if (c->x != NULL)
+        return 0;
+    if ((x = exch_new(c->srv)) == NULL)
+        return TWC_ENOMEM;
+    memset(&x->req, 0, sizeof(x->req));
+    x->req.conn = c;
+    x->req.file_fd = -1;
+    x->rhp = &x->rh;
+    c->x = x;
+    return 0;
+}
+
+/* Give the exchange back if nothing is in progress. Bytes of a head (even
+ * the empty lines allowed before one) keep it, so the head timeout that
+ * started with them still runs to the end. */
+static void conn_detach_idle(conn *c)
+{
+    exch *x = c->x;
+
+    if (x == NULL || c->active || c->discarding || c->in_parse || c->kick_queued ||
+        c->end_pending || c->dl_kind == DL_HEAD || twc_buf_len(&x->in) > 0 ||
+        !twc_http_parser_idle(&x->parser))
+        return;
+    c->x = NULL;
+    exch_put(c->srv, x);
+}
 
 /* ---- Helpers --------------------------------------------------------------- */
 
@@ -173,7 +277,7 @@ static void split_target(twc_http_request *req)
 /* Copy the request head out of the parser's reach (an asynchronous handler). */
 static int save_head(conn *c)
 {
-    twc_http_request *req = &c->req;
+    twc_http_request *req = &c->x->req;
     struct twc_http_head *h = &req->head;
     size_t total = h->method.len + h->target.len + h->host.len, i, off;
     uint8_t *dst;
@@ -183,16 +287,16 @@ static int save_head(conn *c)
         return 0;
     for (i = 0; i < h->nheaders; i++)
         total += h->headers[i].name.len + h->headers[i].value.len;
-    if (h->nheaders > c->saved_cap) {
-        twc_http_header *n = realloc(c->saved_hdrs, h->nheaders * sizeof(*n));
+    if (h->nheaders > c->x->saved_cap) {
+        twc_http_header *n = realloc(c->x->saved_hdrs, h->nheaders * sizeof(*n));
 
         if (n == NULL)
             return TWC_ENOMEM;
-        c->saved_hdrs = n;
-        c->saved_cap = h->nheaders;
+        c->x->saved_hdrs = n;
+        c->x->saved_cap = h->nheaders;
     }
-    twc_buf_reset(&c->saved);
-    dst = twc_buf_reserve(&c->saved, total + 1, &rc);
+    twc_buf_reset(&c->x->saved);
+    dst = twc_buf_reserve(&c->x->saved, total + 1, &rc);
     if (dst == NULL)
         return rc;
     off = 0;
@@ -207,13 +311,13 @@ static int save_head(conn *c)
     COPY(h->target);
     COPY(h->host);
     for (i = 0; i < h->nheaders; i++) {
-        c->saved_hdrs[i] = h->headers[i];
-        COPY(c->saved_hdrs[i].name);
-        COPY(c->saved_hdrs[i].value);
+        c->x->saved_hdrs[i] = h->headers[i];
+        COPY(c->x->saved_hdrs[i].name);
+        COPY(c->x->saved_hdrs[i].value);
     }
 #undef COPY
-    twc_buf_commit(&c->saved, off);
-    h->headers = c->saved_hdrs;
+    twc_buf_commit(&c->x->saved, off);
+    h->headers = c->x->saved_hdrs;
     req->saved = true;
     return 0;
 }
@@ -229,7 +333,7 @@ static bool status_has_body(int status)
  * no length was set (finish with everything known). */
 static int build_head(conn *c, bool final, uint64_t body_len)
 {
-    twc_http_request *req = &c->req;
+    twc_http_request *req = &c->x->req;
     twc_http_server *s = c->srv;
     twc_buf *b = &s->out;
     bool keep;
@@ -246,7 +350,7 @@ static int build_head(conn *c, bool final, uint64_t body_len)
         else
             req->close_after = true; /* HTTP/1.0: the close ends the body */
     }
-    keep = c->req.head.keep_alive && !req->close_after && !s->stopping && !c->closing;
+    keep = c->x->req.head.keep_alive && !req->close_after && !s->stopping && !c->closing;
     if (!keep)
         req->close_after = true;
     twc_buf_reset(b);
@@ -257,8 +361,8 @@ static int build_head(conn *c, bool final, uint64_t body_len)
     rc = rc < 0 ? rc : twc_buf_append(b, "Date: ", 6);
     rc = rc < 0 ? rc : twc_buf_append(b, date_now(s), TWC_HTTP_DATE_LEN);
     rc = rc < 0 ? rc : twc_buf_append(b, "\r\n", 2);
-    if (rc == 0 && twc_buf_len(c->rhp) > 0)
-        rc = twc_buf_append(b, twc_buf_data(c->rhp), twc_buf_len(c->rhp));
+    if (rc == 0 && twc_buf_len(c->x->rhp) > 0)
+        rc = twc_buf_append(b, twc_buf_data(c->x->rhp), twc_buf_len(c->x->rhp));
     if (rc == 0 && s->extra_len > 0)
         rc = twc_buf_append(b, s->extra, s->extra_len);
     if (rc == 0 && req->status != 204 && req->status != 304 && req->status >= 200) {
@@ -291,7 +395,7 @@ static int send_iov(conn *c, struct iovec *iov, int n)
  * other connection back), so the shared buffer is safe. */
 static int emit(conn *c, const void *data, size_t len)
 {
-    twc_http_request *req = &c->req;
+    twc_http_request *req = &c->x->req;
     struct iovec iov[4];
     char chunk[24];
     int n = 0, rc;
@@ -348,14 +452,14 @@ int twc_http_response_add_header_n(twc_http_request *req, const char *name, size
 {
     if (req->head_sent)
         return TWC_EINVAL;
-    return twc_http_write_header(req->conn->rhp, name, nlen, value, vlen);
+    return twc_http_write_header(req->conn->x->rhp, name, nlen, value, vlen);
 }
 
 int twc__http_response_add_raw(twc_http_request *req, const void *lines, size_t len)
 {
     if (req->head_sent)
         return TWC_EINVAL;
-    return twc_buf_append(req->conn->rhp, lines, len);
+    return twc_buf_append(req->conn->x->rhp, lines, len);
 }
 
 int twc_http_response_add_header(twc_http_request *req, const char *name, const char *value)
@@ -394,7 +498,7 @@ static void do_finish(twc_http_request *req);
  * passes the high-water mark (write_drained calls us again). */
 static int pump_file(conn *c)
 {
-    twc_http_request *req = &c->req;
+    twc_http_request *req = &c->x->req;
     uint8_t buf[16384];
     int rc = 0;
 
@@ -553,7 +657,7 @@ bool twc_http_response_head_sent(const twc_http_request *req)
 
 static void end_body(conn *c, const twc_err *why)
 {
-    twc_http_request *req = &c->req;
+    twc_http_request *req = &c->x->req;
 
     if (req->body_ops != NULL && !req->body_ended) {
         req->body_ended = true;
@@ -567,11 +671,11 @@ static void next_request(conn *c)
     c->active = false;
     c->discarding = false;
     c->msg_complete = false;
-    memset(&c->req, 0, sizeof(c->req));
-    c->req.conn = c;
-    c->req.file_fd = -1;
-    twc_buf_reset(&c->rh);
-    c->rhp = &c->rh;
+    memset(&c->x->req, 0, sizeof(c->x->req));
+    c->x->req.conn = c;
+    c->x->req.file_fd = -1;
+    twc_buf_reset(&c->x->rh);
+    c->x->rhp = &c->x->rh;
     if (c->srv->stopping && !c->lost) {
         c->closing = true;
         twc_transport_lose_connection(c->base.transport);
@@ -654,6 +758,7 @@ static void do_finish(twc_http_request *req)
         set_deadline(c, DL_BODY);
     }
     kick(c);
+    conn_detach_idle(c);
 }
 
 /* ---- Request API ----------------------------------------------------------- */
@@ -770,16 +875,6 @@ bool twc_http_request_has_body(const twc_http_request *req)
            (req->head.framing == TWC_HTTP_BODY_LENGTH && req->head.content_length > 0);
 }
 
-static void on_empty_body(void *arg)
-{
-    twc_http_request *req = arg;
-
-    if (req->body_ops != NULL && !req->body_ended) {
-        req->body_ended = true;
-        req->body_ops->end(req->body_arg, req, NULL);
-    }
-}
-
 int twc_http_request_read_body(twc_http_request *req, const struct twc_http_body_ops *ops,
                                void *arg)
 {
@@ -790,8 +885,16 @@ int twc_http_request_read_body(twc_http_request *req, const struct twc_http_body
     req->body_ops = ops;
     req->body_arg = arg;
     if (c->msg_complete) {
-        if (twc_reactor_call_soon(c->srv->reactor, on_empty_body, req) < 0)
-            return TWC_ENOMEM;
+        /* No body, or all of it was read: end(NULL) from the loop (on_kick),
+         * never from inside this call. */
+        if (!c->kick_queued) {
+            if (twc_reactor_call_soon(c->srv->reactor, on_kick, c) < 0) {
+                req->body_ops = NULL;
+                return TWC_ENOMEM;
+            }
+            c->kick_queued = true;
+        }
+        c->end_pending = true;
         return 0;
     }
     /* RFC 9110 §10.1.1: the client waits for 100 before sending the body. */
@@ -841,8 +944,14 @@ twc_deferred *twc_http_request_notify_finish(twc_http_request *req)
 /* Answer an error found by the parser (or by us) and close. */
 static void fail_request(conn *c, int code, int status, const char *why)
 {
-    twc_http_request *req = &c->req;
+    twc_http_request *req;
 
+    if (conn_attach(c) < 0) {
+        c->closing = true;
+        twc_transport_abort(c->base.transport);
+        return;
+    }
+    req = &c->x->req;
     twc_log_debug(c->srv->reactor, "http", "bad request: %d %s", status, why);
     c->closing = true;
     if (!c->active) {
@@ -852,8 +961,8 @@ static void fail_request(conn *c, int code, int status, const char *why)
         req->head.version_minor = 1;
         req->close_after = true;
         req->time = time(NULL);
-        c->rhp = &c->srv->rh;
-        twc_buf_reset(c->rhp);
+        c->x->rhp = &c->srv->rh;
+        twc_buf_reset(c->x->rhp);
         req->head.method.p = (const uint8_t *)"-";
         req->head.method.len = 1;
         c->active = true;
@@ -878,7 +987,7 @@ static void fail_request(conn *c, int code, int status, const char *why)
 
 static void start_request(conn *c, const struct twc_http_head *h, bool complete)
 {
-    twc_http_request *req = &c->req;
+    twc_http_request *req = &c->x->req;
     twc_http_resource *res;
 
     memset(req, 0, sizeof(*req));
@@ -888,8 +997,8 @@ static void start_request(conn *c, const struct twc_http_head *h, bool complete)
     req->status = 200;
     req->time = time(NULL);
     req->is_head = h->method.len == 4 && memcmp(h->method.p, "HEAD", 4) == 0;
-    c->rhp = &c->srv->rh;
-    twc_buf_reset(c->rhp);
+    c->x->rhp = &c->srv->rh;
+    twc_buf_reset(c->x->rhp);
     split_target(req);
     c->active = true;
     c->msg_complete = complete;
@@ -913,12 +1022,12 @@ static void start_request(conn *c, const struct twc_http_head *h, bool complete)
     res->ops->render(res, req);
     if (c->active && !req->finished) {
         /* Answering later: keep the head and the header lines. */
-        if (c->rhp == &c->srv->rh) {
-            twc_buf_reset(&c->rh);
+        if (c->x->rhp == &c->srv->rh) {
+            twc_buf_reset(&c->x->rh);
             if (!req->head_sent && twc_buf_len(&c->srv->rh) > 0 &&
-                twc_buf_append(&c->rh, twc_buf_data(&c->srv->rh), twc_buf_len(&c->srv->rh)) < 0)
+                twc_buf_append(&c->x->rh, twc_buf_data(&c->srv->rh), twc_buf_len(&c->srv->rh)) < 0)
                 twc_http_request_abort(req);
-            c->rhp = &c->rh;
+            c->x->rhp = &c->x->rh;
         }
         if (save_head(c) < 0) {
             req->close_after = true;
@@ -929,12 +1038,10 @@ static void start_request(conn *c, const struct twc_http_head *h, bool complete)
 
 static bool blocked(const conn *c)
 {
-    const twc_http_request *req = &c->req;
-
     if (c->closing || c->lost)
         return true;
     if (c->active)
-        return c->msg_complete || req->body_ops == NULL || req->body_paused;
+        return c->msg_complete || c->x->req.body_ops == NULL || c->x->req.body_paused;
     return !c->discarding && c->out_paused;
 }
 
@@ -947,9 +1054,9 @@ static size_t parse(conn *c, const uint8_t *data, size_t len)
 
     c->in_parse = true;
     while (off < len && !blocked(c)) {
-        bool was_idle = !c->active && !c->discarding && twc_http_parser_idle(&c->parser);
+        bool was_idle = !c->active && !c->discarding && twc_http_parser_idle(&c->x->parser);
 
-        n = twc_http_parser_feed(&c->parser, data + off, len - off, &ev);
+        n = twc_http_parser_feed(&c->x->parser, data + off, len - off, &ev);
         if (n < 0) {
             fail_request(c, (int)n, ev.status != 0 ? ev.status : 400, ev.why ? ev.why : "bad request");
             break;
@@ -963,10 +1070,10 @@ static size_t parse(conn *c, const uint8_t *data, size_t len)
             break;
         case TWC_HTTP_EV_BODY:
             if (c->active) {
-                c->req.body_started = true;
+                c->x->req.body_started = true;
                 set_deadline(c, DL_BODY);
-                if (c->req.body_ops != NULL)
-                    c->req.body_ops->data(c->req.body_arg, &c->req, ev.body.p, ev.body.len);
+                if (c->x->req.body_ops != NULL)
+                    c->x->req.body_ops->data(c->x->req.body_arg, &c->x->req, ev.body.p, ev.body.len);
             }
             break;
         default:
@@ -988,7 +1095,7 @@ static size_t parse(conn *c, const uint8_t *data, size_t len)
 
 static void update_reading(conn *c)
 {
-    bool want_pause = twc_buf_len(&c->in) > 0 && blocked(c);
+    bool want_pause = c->x != NULL && twc_buf_len(&c->x->in) > 0 && blocked(c);
 
     if (c->lost || c->closing || c->base.transport == NULL)
         return;
@@ -1005,10 +1112,10 @@ static void process_in(conn *c)
 {
     size_t n;
 
-    if (twc_buf_len(&c->in) > 0 && !c->in_parse) {
-        n = parse(c, twc_buf_data(&c->in), twc_buf_len(&c->in));
+    if (c->x != NULL && twc_buf_len(&c->x->in) > 0 && !c->in_parse) {
+        n = parse(c, twc_buf_data(&c->x->in), twc_buf_len(&c->x->in));
         if (!c->lost)
-            twc_buf_consume(&c->in, n);
+            twc_buf_consume(&c->x->in, n);
     }
     update_reading(c);
 }
@@ -1018,11 +1125,21 @@ static void on_kick(void *arg)
     conn *c = arg;
 
     c->kick_queued = false;
-    if (c->freed_pending) {
+    if (c->end_pending) {
+        /* A body-less request's end comes from the loop (read_body). */
+        c->end_pending = false;
+        if (c->active) {
+            c->held = true; /* the handler may finish, even on a lost connection */
+            end_body(c, NULL);
+            c->held = false;
+        }
+    }
+    if (c->lost) {
         conn_maybe_free(c);
         return;
     }
     process_in(c);
+    conn_detach_idle(c);
 }
 
 /* Something that blocked parsing went away: go on from the loop (never from
@@ -1031,7 +1148,7 @@ static void kick(conn *c)
 {
     if (c->in_parse || c->kick_queued || c->lost)
         return;
-    if (twc_buf_len(&c->in) == 0) {
+    if (c->x == NULL || twc_buf_len(&c->x->in) == 0) {
         update_reading(c);
         return;
     }
@@ -1056,10 +1173,14 @@ static void on_data_received(twc_protocol *p, const uint8_t *data, size_t len)
 
     if (c->closing)
         return;
-    if (twc_buf_len(&c->in) == 0 && !c->in_parse)
+    if (conn_attach(c) < 0) {
+        twc_transport_abort(c->base.transport);
+        return;
+    }
+    if (twc_buf_len(&c->x->in) == 0 && !c->in_parse)
         n = parse(c, data, len);
     if (n < len && !c->closing && !c->lost) {
-        if ((rc = twc_buf_append(&c->in, data + n, len - n)) < 0) {
+        if ((rc = twc_buf_append(&c->x->in, data + n, len - n)) < 0) {
             twc_transport_abort(c->base.transport);
             return;
         }
@@ -1067,6 +1188,7 @@ static void on_data_received(twc_protocol *p, const uint8_t *data, size_t len)
             process_in(c);
     }
     update_reading(c);
+    conn_detach_idle(c);
 }
 
 static void on_pause_producing(twc_protocol *p)
@@ -1076,8 +1198,8 @@ static void on_pause_producing(twc_protocol *p)
     c->out_paused = true;
     if (c->dl_kind == DL_NONE)
         set_deadline(c, DL_SEND);
-    if (c->active && c->req.p_pause != NULL)
-        c->req.p_pause(c->req.p_arg);
+    if (c->active && c->x->req.p_pause != NULL)
+        c->x->req.p_pause(c->x->req.p_arg);
 }
 
 static void on_write_drained(twc_protocol *p)
@@ -1087,10 +1209,10 @@ static void on_write_drained(twc_protocol *p)
     c->out_paused = false;
     if (c->dl_kind == DL_SEND)
         set_deadline(c, c->active ? DL_NONE : DL_IDLE);
-    if (c->active && c->req.file_fd >= 0)
+    if (c->active && c->x->req.file_fd >= 0)
         pump_file(c);
-    if (c->active && c->req.p_resume != NULL)
-        c->req.p_resume(c->req.p_arg);
+    if (c->active && c->x->req.p_resume != NULL)
+        c->x->req.p_resume(c->x->req.p_arg);
     kick(c);
 }
 
@@ -1105,12 +1227,9 @@ static void conn_free(conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     s->nconns--;
-    twc_http_parser_cleanup(&c->parser);
-    twc_buf_cleanup(&c->in);
-    twc_buf_cleanup(&c->rh);
+    if (c->x != NULL)
+        exch_put(s, c->x);
     free(c->peer);
-    twc_buf_cleanup(&c->saved);
-    free(c->saved_hdrs);
     free(c);
     if (s->nconns == 0) {
         twc_timer_stop(s->tick);
@@ -1128,25 +1247,24 @@ static void conn_free(conn *c)
 /* Free once the transport is gone and no handler holds the request. */
 static void conn_maybe_free(conn *c)
 {
-    if (!c->lost || c->active || c->in_lost)
+    if (!c->lost || c->active || c->held)
         return;
-    if (c->kick_queued) {
-        c->freed_pending = true; /* on_kick frees it */
-        return;
-    }
+    if (c->kick_queued)
+        return; /* on_kick frees it */
     conn_free(c);
 }
 
 static void on_connection_lost(twc_protocol *p, const twc_err *why)
 {
     conn *c = (conn *)p;
-    twc_http_request *req = &c->req;
     twc_err e;
 
     (void)why;
     c->lost = true;
-    c->in_lost = true; /* handlers called below may finish: free at the end */
+    c->held = true; /* handlers called below may finish: free at the end */
     if (c->active) {
+        twc_http_request *req = &c->x->req;
+
         twc_err_set(&e, TWC_ECLOSED, "connection lost");
         if (req->finish_d != NULL) {
             twc_deferred *d = req->finish_d;
@@ -1169,7 +1287,7 @@ static void on_connection_lost(twc_protocol *p, const twc_err *why)
             }
         }
     }
-    c->in_lost = false;
+    c->held = false;
     conn_maybe_free(c);
 }
 
@@ -1193,17 +1311,7 @@ static void on_tick(twc_timer *t, void *arg)
     (void)t;
     for (c = s->conns; c != NULL; c = next) {
         next = c->next;
-        if (c->dl_kind == DL_IDLE && !c->active && !c->lost && twc_buf_len(&c->in) == 0 &&
-            twc_http_parser_idle(&c->parser)) {
-            /* Idle keep-alive connections give their buffers back (they are
-             * kept while busy: no allocation per request). */
-            twc_http_parser_shrink(&c->parser);
-            twc_buf_cleanup(&c->rh);
-            twc_buf_cleanup(&c->saved);
-            free(c->saved_hdrs);
-            c->saved_hdrs = NULL;
-            c->saved_cap = 0;
-        }
+        conn_detach_idle(c); /* a safety net: every path going idle does it */
         if (c->lost || c->closing || c->dl_kind == DL_NONE || now < c->deadline)
             continue;
         int kind = c->dl_kind;
@@ -1245,13 +1353,6 @@ static twc_protocol *build(twc_factory *f, const twc_addr *peer)
     c->base.ops = &http_ops;
     c->srv = s;
     (void)peer; /* asked for only when needed (access logs) */
-    twc_http_request_parser_init(&c->parser, &s->o.limits);
-    twc_buf_init(&c->in, SIZE_MAX);
-    twc_buf_init(&c->rh, TWC_HTTP_HEADER_BYTES_MAX * 4);
-    c->rhp = &c->rh;
-    twc_buf_init(&c->saved, SIZE_MAX);
-    c->req.conn = c;
-    c->req.file_fd = -1;
     c->next = s->conns;
     if (s->conns != NULL)
         s->conns->prev = c;
@@ -1374,11 +1475,21 @@ twc_deferred *twc_http_server_stop(twc_http_server *s)
             /* Idle or mid-head: no response owed (shared/CLI.md). */
             c->closing = true;
             twc_transport_lose_connection(c->base.transport);
-        } else {
-            c->req.close_after = true;
+        } else if (c->x != NULL) {
+            c->x->req.close_after = true;
         }
     }
     return s->draining; /* the consumer's reference; ours is the producer's */
+}
+
+void twc__http_server_exchanges(const twc_http_server *s, size_t *attached, size_t *spare)
+{
+    const conn *c;
+
+    *attached = 0;
+    for (c = s->conns; c != NULL; c = c->next)
+        *attached += c->x != NULL;
+    *spare = s->nspare;
 }
 
 size_t twc_http_server_connections(const twc_http_server *s)
@@ -1399,6 +1510,12 @@ void twc_http_server_free(twc_http_server *s)
         s->o.root = NULL;
         s->o.access_log = NULL;
         return;
+    }
+    while (s->spare != NULL) {
+        exch *x = s->spare;
+
+        s->spare = x->next_spare;
+        exch_free(x);
     }
     twc_timer_free(s->tick);
     twc_buf_cleanup(&s->out);

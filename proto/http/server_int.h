@@ -43,6 +43,10 @@ struct twc_http_request {
 /* Append ready-made header lines ("Name: value\r\n"...; trusted bytes). */
 int twc__http_response_add_raw(twc_http_request *req, const void *lines, size_t len);
 
+/* Connections holding request state, and spare states kept for reuse (an
+ * idle keep-alive connection holds none; for tests). */
+void twc__http_server_exchanges(const twc_http_server *s, size_t *attached, size_t *spare);
+
 /* Which resource renders, with req's prepath/postpath set (resource.c). */
 twc_http_resource *twc__http_resource_walk(twc_http_resource *root, twc_http_request *req);
 

@@ -24,6 +24,7 @@
 #include "proto/http/accesslog.h"
 #include "proto/http/resource.h"
 #include "proto/http/server.h"
+#include "proto/http/server_int.h"
 
 /* ---- A test resource tree ------------------------------------------------------ */
 
@@ -659,6 +660,108 @@ static void test_server_flow_control(void **state)
     settle();
 }
 
+/* ---- Request state and idle connections ---------------------------------------- */
+
+static size_t attached(size_t *spare)
+{
+    size_t a, sp;
+
+    twc__http_server_exchanges(E->srv, &a, &sp);
+    if (spare != NULL)
+        *spare = sp;
+    return a;
+}
+
+/* An idle keep-alive connection gives its request state back; bytes of a
+ * head (even a lone empty line) keep it until the head completes. */
+static void test_server_idle_conn_holds_no_state(void **state)
+{
+    twc_string_transport *st = connect_one();
+    size_t spare;
+    char *o;
+
+    (void)state;
+    assert_int_equal(attached(NULL), 0);
+    feed(st, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    assert_int_equal(attached(&spare), 0);
+    assert_int_equal(spare, 1);
+    feed(st, "GET /hel", 0);
+    assert_int_equal(attached(&spare), 1);
+    assert_int_equal(spare, 0); /* the spare was reused */
+    feed(st, "lo HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    assert_int_equal(attached(&spare), 0);
+    assert_int_equal(spare, 1);
+    feed(st, "\r\n", 0);
+    assert_int_equal(attached(NULL), 1);
+    feed(st, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 1);
+    assert_int_equal(attached(&spare), 0);
+    assert_int_equal(spare, 1);
+    o = output(st);
+    assert_int_equal(count(o, "HTTP/1.1 200 OK"), 3);
+    free(o);
+    twc_string_transport_close(st, NULL);
+    twc_string_transport_free(st);
+    settle();
+}
+
+/* A handler answering later holds its connection's state; so does a request
+ * pipelined behind it. Both are given back once everything is answered. */
+static void test_server_async_holds_state_until_done(void **state)
+{
+    twc_string_transport *a = connect_one(), *b = connect_one();
+    twc_http_request *ra;
+    size_t spare;
+    char *o;
+
+    (void)state;
+    E->later = NULL;
+    feed(a, "GET /later HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    ra = E->later;
+    feed(b, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    assert_non_null(ra);
+    assert_ptr_not_equal(ra, E->later);
+    assert_int_equal(attached(&spare), 2);
+    assert_int_equal(spare, 0);
+    twc_http_response_send(E->later, 200, NULL, "b", 1);
+    settle();
+    assert_int_equal(attached(&spare), 1);
+    assert_int_equal(spare, 1);
+    twc_http_response_send(ra, 200, NULL, "a", 1);
+    settle();
+    assert_int_equal(attached(&spare), 0);
+    assert_int_equal(spare, 2);
+    o = output(a);
+    assert_int_equal(count(o, "HTTP/1.1 200 OK"), 2); /* the pipelined one too */
+    free(o);
+    twc_string_transport_close(a, NULL);
+    twc_string_transport_free(a);
+    twc_string_transport_close(b, NULL);
+    twc_string_transport_free(b);
+    settle();
+    assert_int_equal(twc_http_server_connections(E->srv), 0);
+}
+
+/* read_body on a request without a body ends it from the loop; when the
+ * client leaves before that, the end still comes (once), the handler
+ * finishes, and the connection is freed after it (ASan checks the order). */
+static void test_server_empty_body_end_after_lost(void **state)
+{
+    twc_string_transport *st = connect_one();
+    static const char req[] = "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    (void)state;
+    E->body_ends = 0;
+    assert_int_equal(twc_string_transport_feed(st, req, sizeof(req) - 1), 0);
+    assert_int_equal(E->body_ends, 0); /* never from inside read_body */
+    twc_string_transport_close(st, NULL);
+    twc_string_transport_free(st);
+    assert_int_equal(twc_http_server_connections(E->srv), 1);
+    settle();
+    assert_int_equal(E->body_ends, 1);
+    assert_int_equal(E->body_end_code, 0);
+    assert_int_equal(twc_http_server_connections(E->srv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +789,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_graceful_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_resource_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_flow_control, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_idle_conn_holds_no_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_async_holds_state_until_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_empty_body_end_after_lost, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
