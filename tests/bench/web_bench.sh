@@ -9,9 +9,10 @@
 #
 #   tests/bench/web_bench.sh        (TWC=path/to/twc, default build/release/twc)
 #   WEB_BENCH_SECONDS=5 (per measurement)  WEB_BENCH_SERVERS="twc nginx h2o lighttpd twistd"
+#   WEB_BENCH_ROUNDS=3 (round-robin rounds; each figure is the median)
 #
 # Prints one line per server and measurement, then the ratios of twc to each.
-# Standalone (tests/bench/run.sh may call it); takes about 2-3 minutes.
+# Standalone (tests/bench/run.sh may call it); takes about 3-4 minutes.
 # nginx, h2o, lighttpd, wrk and python3-twisted are installed with apt if
 # missing; /usr/sbin/policy-rc.d forbids their daemons from starting during the
 # install, and any that runs anyway is stopped. Every server here is started
@@ -25,6 +26,7 @@ SERVERS=${WEB_BENCH_SERVERS:-"twc nginx h2o lighttpd twistd"}
 SCPU=${WEB_BENCH_SERVER_CPU:-0}
 CCPU=${WEB_BENCH_CLIENT_CPU:-1}
 IDLE_CONNS=${WEB_BENCH_IDLE_CONNS:-500}
+ROUNDS=${WEB_BENCH_ROUNDS:-3}
 
 die() { echo "web_bench: $*" >&2; exit 1; }
 [ -x "$TWC" ] || die "twc binary not found: $TWC (run make)"
@@ -70,7 +72,8 @@ WORK=$(mktemp -d /tmp/twc-webbench.XXXXXX)
 PIDS=()
 cleanup() {
     local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    # PID holds the servers themselves (twistd runs below a subshell).
+    for p in "${PIDS[@]}" ${PID[@]+"${PID[@]}"}; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
@@ -199,7 +202,12 @@ PY
     awk -v a="${after:-0}" -v b="$before" -v n="$IDLE_CONNS" 'BEGIN {printf "%.1f", (a - b) / n}'
 }
 
-declare -A RPS P99 MIBS RSS
+# All servers run at once (pinned to the same CPU; an idle one costs nothing),
+# and the measurements go round-robin, ROUNDS times, each figure being the
+# median of its rounds: a neighbour's load on a shared machine then hits every
+# server alike instead of whichever ran at the time.
+declare -A PORT PID RPS P99 MIBS RSS
+declare -a UP=()
 i=0
 for s in $SERVERS; do
     case $s in
@@ -217,17 +225,29 @@ for s in $SERVERS; do
         continue
     fi
     pid=$(server_pid "$port")
-    pid=${pid:-$SPID}
+    PORT[$s]=$port PID[$s]=${pid:-$SPID}
+    UP+=("$s")
     taskset -c "$CCPU" wrk -t1 -c50 -d1s "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1 || true # warm up
-    read -r rps p99 _ < <(wrk_run "$port" /1k.bin)
-    read -r _ _ mib < <(wrk_run "$port" /1m.bin)
-    rss=$(idle_rss "$port" "$pid")
-    RPS[$s]=$rps P99[$s]=$p99 MIBS[$s]=$mib RSS[$s]=$rss
+done
+
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
+
+declare -A R_RPS R_P99 R_MIB
+for ((round = 1; round <= ROUNDS; round++)); do
+    for s in "${UP[@]}"; do
+        read -r rps p99 _ < <(wrk_run "${PORT[$s]}" /1k.bin)
+        read -r _ _ mib < <(wrk_run "${PORT[$s]}" /1m.bin)
+        R_RPS[$s]+="$rps " R_P99[$s]+="$p99 " R_MIB[$s]+="$mib "
+    done
+done
+for s in "${UP[@]}"; do
+    RPS[$s]=$(tr ' ' '\n' <<<"${R_RPS[$s]}" | grep . | median)
+    P99[$s]=$(tr ' ' '\n' <<<"${R_P99[$s]}" | grep . | median)
+    MIBS[$s]=$(tr ' ' '\n' <<<"${R_MIB[$s]}" | grep . | median)
+    RSS[$s]=$(idle_rss "${PORT[$s]}" "${PID[$s]}")
     printf '%-9s 1KiB: %10.0f req/s  p99 %7.2f ms   1MiB: %8.0f MiB/s   idle conn: %6s KiB\n' \
-        "$s" "$rps" "$p99" "$mib" "$rss"
-    kill -TERM "$SPID" 2>/dev/null || true
-    [ "$s" = twistd ] && kill -TERM "$pid" 2>/dev/null || true
-    wait "$SPID" 2>/dev/null || true
+        "$s" "${RPS[$s]}" "${P99[$s]}" "${MIBS[$s]}" "${RSS[$s]}"
+    echo "          rounds: req/s ${R_RPS[$s]}| MiB/s ${R_MIB[$s]}"
 done
 
 [ -n "${RPS[twc]:-}" ] || exit 0
