@@ -76,53 +76,89 @@ static int temp_file(uint8_t **content)
     return fd;
 }
 
-static void test_stream_sendfile_in_order(void **state)
-{
+/* A stream transport on one end of a socket pair, the test reading the other. */
+struct pair {
     twc_reactor *r;
     twc_transport *t;
-    twc_factory f = {&fops, 0};
-    struct sink *p = calloc(1, sizeof(*p));
-    uint8_t *content, *got = malloc(FILE_SIZE + 64);
-    size_t have = 0, want = 5 + (FILE_SIZE - 100) + 5;
-    int sv[2], fd, rcv = 4096, i;
+    twc_factory f;
+    struct sink p;
+    int sv[2];
+};
+
+static void pair_open(struct pair *x, int sndbuf)
+{
     twc_err err;
 
-    (void)state;
-    r = twc_reactor_new(NULL, &err);
-    assert_non_null(r);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &rcv, sizeof(rcv));
-    t = twc__stream_new(r, sv[0], 1, &err);
-    assert_non_null(t);
-    p->base.ops = &sink_ops;
-    twc__stream_start(t, &p->base, &f, 0);
-    fd = temp_file(&content);
-    assert_int_equal(twc_transport_write(t, "HEAD:", 5), 0);
-    assert_int_equal(twc_transport_sendfile(t, fd, 100, FILE_SIZE - 100), 0);
-    /* One range at a time: a second is refused and stays the caller's. */
-    assert_int_equal(twc_transport_sendfile(t, 0, 0, 1), TWC_EINVAL);
-    assert_int_equal(twc_transport_write(t, ":TAIL", 5), 0);
-    assert_true(twc_transport_buffered(t) > 0);
-    twc_transport_lose_connection(t);
+    memset(x, 0, sizeof(*x));
+    x->f.ops = &fops;
+    x->r = twc_reactor_new(NULL, &err);
+    assert_non_null(x->r);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, x->sv), 0);
+    /* SO_SNDBUFFORCE (CAP_NET_ADMIN) passes the wmem_max cap when we may. */
+    if (setsockopt(x->sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+        setsockopt(x->sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    x->t = twc__stream_new(x->r, x->sv[0], 1, &err);
+    assert_non_null(x->t);
+    x->p.base.ops = &sink_ops;
+    twc__stream_start(x->t, &x->p.base, &x->f, 0);
+}
+
+/* Read want bytes into got while the loop runs; returns the loop turns
+ * during which output was still queued. */
+static int pair_read(struct pair *x, uint8_t *got, size_t want)
+{
+    size_t have = 0;
+    int i, queued = 0;
+
     for (i = 0; i < 100000 && have < want; i++) {
-        ssize_t n = read(sv[1], got + have, FILE_SIZE + 64 - have);
+        ssize_t n = read(x->sv[1], got + have, want - have);
 
         if (n > 0)
             have += (size_t)n;
-        twc_reactor_run_once(r, 10);
+        if (twc_transport_buffered(x->t) > 0)
+            queued++;
+        twc_reactor_run_once(x->r, 10);
     }
     assert_int_equal(have, want);
+    return queued;
+}
+
+/* Close (after the output drained) and free everything. */
+static void pair_close(struct pair *x)
+{
+    int i;
+
+    twc_transport_lose_connection(x->t);
+    for (i = 0; i < 100 && !x->p.lost; i++)
+        twc_reactor_run_once(x->r, 10);
+    assert_int_equal(x->p.lost, 1);
+    close(x->sv[1]);
+    twc_reactor_free(x->r);
+}
+
+static void test_stream_sendfile_in_order(void **state)
+{
+    struct pair x;
+    uint8_t *content, *got = malloc(FILE_SIZE + 64);
+    size_t want = 5 + (FILE_SIZE - 100) + 5;
+    int fd;
+
+    (void)state;
+    pair_open(&x, 4096);
+    fd = temp_file(&content);
+    assert_int_equal(twc_transport_write(x.t, "HEAD:", 5), 0);
+    assert_int_equal(twc_transport_sendfile(x.t, fd, 100, FILE_SIZE - 100), 0);
+    /* One range at a time: a second is refused and stays the caller's. */
+    assert_int_equal(twc_transport_sendfile(x.t, 0, 0, 1), TWC_EINVAL);
+    assert_int_equal(twc_transport_write(x.t, ":TAIL", 5), 0);
+    assert_true(twc_transport_buffered(x.t) > 0);
+    pair_read(&x, got, want);
     assert_memory_equal(got, "HEAD:", 5);
     assert_memory_equal(got + 5, content + 100, FILE_SIZE - 100);
     assert_memory_equal(got + 5 + FILE_SIZE - 100, ":TAIL", 5);
-    for (i = 0; i < 100 && !p->lost; i++)
-        twc_reactor_run_once(r, 10);
-    assert_int_equal(p->lost, 1);
-    close(sv[1]);
-    free(p);
+    pair_close(&x);
     free(content);
     free(got);
-    twc_reactor_free(r);
 }
 
 /* One call sends at most TWC_SENDFILE_CHUNK, however much the socket would
@@ -130,50 +166,20 @@ static void test_stream_sendfile_in_order(void **state)
  * the loop (and the other connections) for the whole transfer. */
 static void test_stream_sendfile_chunked_per_wakeup(void **state)
 {
-    twc_reactor *r;
-    twc_transport *t;
-    twc_factory f = {&fops, 0};
-    struct sink *p = calloc(1, sizeof(*p));
+    struct pair x;
     uint8_t *content, *got = malloc(FILE_SIZE);
-    size_t have = 0;
-    int sv[2], fd, big = 8 * 1024 * 1024, i, rounds = 0;
-    twc_err err;
+    int fd;
 
     (void)state;
-    r = twc_reactor_new(NULL, &err);
-    assert_non_null(r);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    /* As large as we may (SO_SNDBUFFORCE needs CAP_NET_ADMIN). */
-    if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) < 0)
-        setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-    t = twc__stream_new(r, sv[0], 1, &err);
-    assert_non_null(t);
-    p->base.ops = &sink_ops;
-    twc__stream_start(t, &p->base, &f, 0);
+    pair_open(&x, 8 * 1024 * 1024);
     fd = temp_file(&content);
-    assert_int_equal(twc_transport_sendfile(t, fd, 0, FILE_SIZE), 0);
-    assert_true(twc_transport_buffered(t) >= FILE_SIZE - TWC_SENDFILE_CHUNK);
-    for (i = 0; i < 100000 && have < FILE_SIZE; i++) {
-        ssize_t n = read(sv[1], got + have, FILE_SIZE - have);
-
-        if (n > 0)
-            have += (size_t)n;
-        if (twc_transport_buffered(t) > 0)
-            rounds++;
-        twc_reactor_run_once(r, 10);
-    }
-    assert_int_equal(have, FILE_SIZE);
+    assert_int_equal(twc_transport_sendfile(x.t, fd, 0, FILE_SIZE), 0);
+    assert_true(twc_transport_buffered(x.t) >= FILE_SIZE - TWC_SENDFILE_CHUNK);
+    assert_true(pair_read(&x, got, FILE_SIZE) >= FILE_SIZE / TWC_SENDFILE_CHUNK - 1);
     assert_memory_equal(got, content, FILE_SIZE);
-    assert_true(rounds >= FILE_SIZE / TWC_SENDFILE_CHUNK - 1);
-    twc_transport_lose_connection(t);
-    for (i = 0; i < 100 && !p->lost; i++)
-        twc_reactor_run_once(r, 10);
-    assert_int_equal(p->lost, 1);
-    close(sv[1]);
-    free(p);
+    pair_close(&x);
     free(content);
     free(got);
-    twc_reactor_free(r);
 }
 
 int main(void)
