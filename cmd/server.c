@@ -181,6 +181,29 @@ static uint64_t grace_ms(void)
     return TWC_SHUTDOWN_GRACE_MS;
 }
 
+/* Services freed after the loop stopped can still have work that only the
+ * loop completes: connections aborted at the end of the grace period whose
+ * handlers finish from their connection_lost (cmd/web.c frees its resource
+ * tree only then), an HTTP agent's pooled upstream connections closing. Turn
+ * the loop until no handle and no queued call is left, for a bounded time;
+ * what is still open then is left to the exit. */
+static void linger(twc_reactor *r, const char *system)
+{
+    uint64_t end;
+    int rc;
+
+    if (r == NULL)
+        return;
+    twc_reactor_update_time(r);
+    end = twc_reactor_now(r) + TWC_SHUTDOWN_LINGER_MS;
+    rc = twc_reactor_run_once(r, 0);
+    while (rc > 0 && twc_reactor_now(r) < end)
+        rc = twc_reactor_run_once(r, (int)(end - twc_reactor_now(r)));
+    if (rc > 0)
+        twc_log_warnx(r, system, "exiting with %zu handles still open",
+                      twc_reactor_live_handles(r));
+}
+
 int twc_server_main(struct twc_app *app, const struct twc_server_spec *specs, size_t nspecs)
 {
     return twc_server_main_config(app, specs, nspecs, 0, NULL, NULL);
@@ -233,6 +256,7 @@ out:
         twc_server_report_failure(&srv, rc);
     twc_service_free(srv.root);
     srv.root = NULL;
+    linger(app->reactor, app->log_system);
     twc_server_remove_pidfile(&srv);
     free(srv.ports);
     free(srv.pidname);

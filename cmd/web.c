@@ -7,6 +7,13 @@
  * and the access log, and one listening service per --listen endpoint. Stop
  * drains the server (busy connections finish their response); SIGHUP reopens
  * the access log. twc_build_web is what `twc serve` calls for "web".
+ *
+ * Free order: a handler may still hold a request after the grace period (a
+ * proxied request finishes from the loop once its connection is lost), and
+ * the tree, the log and the resolver (the proxies' agents use it) must outlive
+ * it: they go in web_release, which the server calls once its last
+ * connection is gone (twc_http_server_free_notify). cmd/server.c turns the
+ * loop after freeing the services until that happened.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -88,15 +95,24 @@ static int web_reload(twc_service *svc, twc_err *err)
     return w->log != NULL ? twc_http_accesslog_reopen(w->log, err) : 0;
 }
 
-static void web_free(twc_service *svc)
+/* The server is gone: no request is left that could reach these. */
+static void web_release(void *arg)
 {
-    struct web_service *w = (struct web_service *)svc;
+    struct web_service *w = arg;
 
-    twc_http_server_free(w->http);
-    twc_http_resource_free(w->root);
+    twc_http_resource_free(w->root); /* the proxies' agents first: they use the resolver */
     twc_http_accesslog_free(w->log);
     twc_resolver_free(w->resolver);
     free(w);
+}
+
+static void web_free(twc_service *svc)
+{
+    struct web_service *w = (struct web_service *)svc;
+    twc_http_server *http = w->http;
+
+    w->http = NULL;
+    twc_http_server_free_notify(http, web_release, w);
 }
 
 static const struct twc_service_ops web_service_ops = {

@@ -19,6 +19,7 @@
 #define TWC_UDP_MAX_DATAGRAM 65535         /* largest datagram we receive */
 #define TWC_EPOLL_EVENTS 256               /* events fetched per epoll_wait */
 #define TWC_SHUTDOWN_GRACE_MS 10000        /* SIGTERM: time for requests to finish (CLI.md) */
+#define TWC_SHUTDOWN_LINGER_MS 1000        /* then: for closes still queued on the loop */
 
 /* Thread pool */
 #define TWC_POOL_THREADS 4 /* default pool size, as libuv */

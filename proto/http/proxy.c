@@ -7,6 +7,12 @@
  * server request (until it fires: after our finish, or when the client goes
  * away). Whichever comes last frees it. The server request is finished
  * exactly once, from on_end.
+ *
+ * Shutdown: when the server aborts the client's connection (grace period
+ * over), notify_finish fails; on_finish frees (cancels) the upstream
+ * request, whose on_end finishes the server request right away: a proxied
+ * request never holds its connection past the loss, so the tree (and our
+ * agent) can go as soon as the server says it is gone.
  */
 #define _GNU_SOURCE
 #include "proto/http/proxy.h"
@@ -35,6 +41,7 @@ struct px {
     bool finished;  /* sreq finished: never touch it again */
     bool body_done; /* the client's body ended (or there was none) */
     bool up_paused; /* we paused the upstream response (client slow) */
+    bool client_gone; /* notify_finish fired: we cancel upstream, nothing failed */
 };
 
 /* RFC 9110 §7.6.1 hop-by-hop fields, plus Proxy-Connection (RFC 9112 §9.6,
@@ -174,8 +181,8 @@ static void on_up_end(void *arg, const twc_err *err)
         twc_http_request *sreq = x->sreq;
 
         x->finished = true;
-        if (err->code == 0) {
-            twc_http_response_finish(sreq);
+        if (err->code == 0 || x->client_gone) {
+            twc_http_response_finish(sreq); /* the one finish, even for a lost client */
         } else if (!twc_http_response_head_sent(sreq)) {
             int status = err->code == TWC_ETIMEDOUT ? 504 : 502;
 
@@ -239,6 +246,7 @@ static void on_finish(void *arg, twc_result *r)
 
     if (!twc_result_ok(r))
         twc_result_set(r, NULL, NULL); /* a lost client is not an error to log */
+    x->client_gone = true;
     if (x->creq != NULL)
         twc_http_client_request_free(x->creq); /* cancels: on_up_end finishes sreq */
     px_unref(x);

@@ -18,7 +18,10 @@
  * was set), honouring flow control (set_producer), then
  * twc_http_response_finish. Exactly one finish per request, even after the
  * connection was lost (writes then return TWC_ECLOSED): the request stays
- * valid until then, and only then.
+ * valid until then, and only then. The resource (and the whole tree) must
+ * stay valid until that finish too: a server owner frees the tree only once
+ * the server is gone (twc_http_server_free_notify). A handler that finishes
+ * when notify_finish fails lets a shutdown complete without waiting on it.
  *
  * Request bodies are read incrementally: twc_http_request_read_body from
  * render (or before the first body byte arrives: render runs when the head is

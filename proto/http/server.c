@@ -97,12 +97,15 @@ struct twc_http_server {
     size_t nspare;
     bool stopping, free_pending;
     twc_deferred *draining;
+    twc_call_fn on_gone; /* twc_http_server_free_notify's done */
+    void *on_gone_arg;
 };
 
 static void process_in(conn *c);
 static void kick(conn *c);
 static void on_kick(void *arg);
 static void conn_maybe_free(conn *c);
+static void destroy_soon(twc_http_server *s);
 
 /* ---- Exchanges -------------------------------------------------------------- */
 
@@ -1240,7 +1243,7 @@ static void conn_free(conn *c)
             twc_deferred_resolve(d, NULL, NULL);
         }
         if (s->free_pending)
-            twc_http_server_free(s);
+            destroy_soon(s);
     }
 }
 
@@ -1497,20 +1500,12 @@ size_t twc_http_server_connections(const twc_http_server *s)
     return s->nconns;
 }
 
-void twc_http_server_free(twc_http_server *s)
+/* Free s for good, then tell the owner (whose root and log we no longer use). */
+static void server_destroy(twc_http_server *s)
 {
-    if (s == NULL)
-        return;
-    if (s->nconns > 0) {
-        /* Aborted connections still wait for connection_lost (the grace
-         * period ran out): the last one frees us. The owner's root and
-         * access log are going away: stop using them. */
-        s->free_pending = true;
-        s->stopping = true;
-        s->o.root = NULL;
-        s->o.access_log = NULL;
-        return;
-    }
+    twc_call_fn done = s->on_gone;
+    void *arg = s->on_gone_arg;
+
     while (s->spare != NULL) {
         exch *x = s->spare;
 
@@ -1522,4 +1517,49 @@ void twc_http_server_free(twc_http_server *s)
     twc_buf_cleanup(&s->rh);
     free(s->extra);
     free(s);
+    if (done != NULL)
+        done(arg);
+}
+
+static void on_destroy(void *arg)
+{
+    server_destroy(arg);
+}
+
+/* The last connection went while its handler may be on the stack (a finish):
+ * the owner frees the tree from the loop, never under the handler. */
+static void destroy_soon(twc_http_server *s)
+{
+    if (twc_reactor_call_soon(s->reactor, on_destroy, s) < 0)
+        server_destroy(s); /* out of memory: better now than never */
+}
+
+void twc_http_server_free_notify(twc_http_server *s, twc_call_fn done, void *arg)
+{
+    if (s == NULL) {
+        if (done != NULL)
+            done(arg);
+        return;
+    }
+    s->on_gone = done;
+    s->on_gone_arg = arg;
+    if (s->nconns > 0) {
+        /* Connections still wait for their handler's finish or for
+         * connection_lost (the grace period ran out): the last one frees us
+         * (conn_free). An owner that is not told when cannot keep the root
+         * and the access log alive until then: stop using them. */
+        s->free_pending = true;
+        s->stopping = true;
+        if (done == NULL) {
+            s->o.root = NULL;
+            s->o.access_log = NULL;
+        }
+        return;
+    }
+    server_destroy(s);
+}
+
+void twc_http_server_free(twc_http_server *s)
+{
+    twc_http_server_free_notify(s, NULL, NULL);
 }

@@ -36,7 +36,7 @@ typedef struct twc_http_server twc_http_server;
 typedef void (*twc_http_access_fn)(void *arg, twc_http_request *req);
 
 struct twc_http_server_opts {
-    twc_http_resource *root;  /* borrowed; must outlive the server */
+    twc_http_resource *root;  /* borrowed; must outlive every request (free_notify) */
     const char *server_name;  /* Server field value; NULL: "twc" */
     struct twc_http_limits limits; /* zero fields: lib/limits.h defaults */
     unsigned head_timeout_ms; /* whole request head; 0: TWC_HTTP_HEAD_TIMEOUT_MS */
@@ -66,7 +66,23 @@ twc_deferred *twc_http_server_stop(twc_http_server *s);
 size_t twc_http_server_connections(const twc_http_server *s);
 /* Free. Normally after stop's deferred fired; connections still closing
  * (aborted when the grace period ran out) delay the free until the last one
- * is gone, and no longer call into the root or the access log. NULL no-op. */
+ * is gone, and no longer call into the root or the access log. NULL no-op.
+ * An owner that frees the root, the log or what handlers borrow right after
+ * this must be sure no connection is left; else use free_notify. */
 void twc_http_server_free(twc_http_server *s);
+/* Free, and call done(arg) once s is really gone. The lifetime rule: the root
+ * (and every resource in it), the access log, and whatever their handlers
+ * borrow (an HTTP agent, a resolver) must outlive every request the server
+ * handed to a handler, i.e. until the handler's one finish. After the grace
+ * period a request may still be held by a handler that has not finished
+ * (aborting the connection only makes its writes fail with TWC_ECLOSED), so
+ * its owner frees those things from done, not before:
+ *   - no connection left: done runs from inside this call;
+ *   - else the root and the access log stay in use, and done runs from the
+ *     loop once the last connection is freed (never from inside a handler's
+ *     finish, so done may free the handler's resource). The loop must keep
+ *     running until then; a handler that never finishes keeps everything.
+ * s NULL: done runs at once. done may be NULL (then: twc_http_server_free). */
+void twc_http_server_free_notify(twc_http_server *s, twc_call_fn done, void *arg);
 
 #endif

@@ -144,3 +144,75 @@ print(data.count(b"HTTP/1.1 200 OK"), data.endswith(b"sub"))
 PY
     [ "$output" = "4 True" ]
 }
+
+# An upstream for the proxy test: answers /ok (keep-alive), never answers
+# /hang; writes its port to $1, then one line per request head to $2; exits
+# by itself after 30 s.
+hanging_upstream() {
+    python3 - "$1" "$2" <<'PY'
+import socket, sys, threading, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+s.settimeout(30)
+with open(sys.argv[1], "w") as f:
+    f.write("%d\n" % s.getsockname()[1])
+def serve(c):
+    buf = b""
+    while True:
+        try:
+            d = c.recv(4096)
+        except OSError:
+            return
+        if not d:
+            return
+        buf += d
+        while b"\r\n\r\n" in buf:
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            line = head.split(b"\r\n")[0].decode()
+            with open(sys.argv[2], "a") as f:
+                f.write(line + "\n")
+            if " /hang " not in line:
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+end = time.time() + 30
+conns = []
+while time.time() < end:
+    try:
+        c, _ = s.accept()
+    except OSError:
+        break
+    conns.append(c)
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+}
+
+@test "web stops in bounded time with a proxied request hanging upstream (exit 0, no leak)" {
+    require python3
+    export TWC_SHUTDOWN_GRACE_MS=300
+    local portf="$BATS_TEST_TMPDIR/up.port" seen="$BATS_TEST_TMPDIR/up.seen" i
+    hanging_upstream "$portf" "$seen" 3>&- &
+    local up=$!
+    for ((i = 0; i < 200; i++)); do [ -s "$portf" ] && break; sleep 0.05; done
+    start_server w web --listen tcp:0:interface=127.0.0.1 --path "$SITE" \
+        --proxy "/api=http://127.0.0.1:$(cat "$portf")"
+    curl -s -m 10 -o /dev/null -w '%{http_code}' "$(url /api/hang)" >"$BATS_TEST_TMPDIR/curl.out" 3>&- &
+    local client=$!
+    for ((i = 0; i < 200; i++)); do grep -q ' /hang ' "$seen" 2>/dev/null && break; sleep 0.05; done
+    grep -q ' /hang ' "$seen"
+    # A second upstream connection, answered: it stays pooled (keep-alive)
+    # until exit.
+    run curl -sS -m 5 "$(url /api/ok)"
+    [ "$output" = "ok" ]
+    local t0=$SECONDS
+    stop_server w
+    local rc=$status
+    wait_pid "$client" || true # curl: 52, empty reply
+    kill "$up" 2>/dev/null
+    wait "$up" 2>/dev/null || true
+    [ "$rc" -eq 0 ]
+    [ $((SECONDS - t0)) -le 3 ]
+    [ "$(cat "$BATS_TEST_TMPDIR/curl.out")" = "000" ] # cut off, no response
+    jq -s -e 'any(.[]; .event == "stopped")' "$(server_log w)"
+    # No sanitizer report (ASan builds), no handle left at exit.
+    ! grep -E 'Sanitizer|runtime error|live handles|still open' "$(server_log w)"
+}

@@ -136,7 +136,7 @@ static int teardown(void **state)
     twc_http_agent_free(fx.a);
     twc_listener_free(fx.front);
     twc_listener_free(fx.up.l);
-    d = twc_http_server_stop(fx.srv);
+    d = fx.srv != NULL ? twc_http_server_stop(fx.srv) : NULL;
     for (i = 0; i < 200 && d != NULL && !twc_deferred_fired(d); i++)
         twc_reactor_run_once(fx.r, 5);
     twc_deferred_unref(d);
@@ -417,6 +417,62 @@ static void test_proxy_outside_prefix_not_proxied(void **state)
     assert_int_equal(fx.up.nreq, 0);
 }
 
+static void swallow(void *arg, twc_result *r)
+{
+    int *code = arg;
+
+    *code = twc_result_err(r)->code;
+    twc_result_set(r, NULL, NULL);
+}
+
+static void on_server_gone(void *arg)
+{
+    bool *gone = arg;
+
+    *gone = true;
+    twc_http_resource_free(fx.root); /* cmd/web.c's web_release */
+    fx.root = NULL;
+}
+
+/* SIGTERM while a request waits on an upstream that never answers: the
+ * grace period's cancel aborts the client, and the proxy must cancel its
+ * upstream request and finish at once, so the server is gone without the
+ * loop waiting on the upstream, and the tree (with the agent) can go. */
+static void test_proxy_shutdown_cancels_upstream(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    twc_deferred *d;
+    bool gone = false;
+    int code = 0, i;
+
+    (void)state;
+    fx.up.nsteps = 0; /* never answers */
+    start(&o, "/api/slow");
+    for (i = 0; i < 400 && fx.up.nreq < 1; i++)
+        spin(1);
+    assert_int_equal(fx.up.nreq, 1);
+    assert_int_equal(fx.up.open, 1);
+    twc_listener_free(fx.front);
+    fx.front = NULL;
+    d = twc_http_server_stop(fx.srv);
+    assert_non_null(d);
+    twc_deferred_add_errback(d, swallow, &code);
+    spin(5);
+    assert_false(twc_deferred_fired(d)); /* the request keeps it busy */
+    twc_deferred_cancel(d);
+    twc_deferred_unref(d);
+    assert_int_equal(code, TWC_ECANCELED);
+    spin(10);
+    assert_int_equal(twc_http_server_connections(fx.srv), 0);
+    assert_true(fx.ended);
+    assert_int_not_equal(fx.end_err.code, 0); /* cut off, no response */
+    assert_int_equal(fx.status, 0);
+    assert_int_equal(fx.up.open, 0); /* the upstream request was cancelled */
+    twc_http_server_free_notify(fx.srv, on_server_gone, &gone);
+    fx.srv = NULL;
+    assert_true(gone);
+}
+
 static void test_proxy_target_join(void **state)
 {
     char out[64];
@@ -450,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_proxy_upstream_garbage_is_502, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proxy_upstream_timeout_is_504, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proxy_outside_prefix_not_proxied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_shutdown_cancels_upstream, setup, teardown),
         cmocka_unit_test(test_proxy_target_join),
     };
 
