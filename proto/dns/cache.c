@@ -19,6 +19,7 @@ struct entry {
     struct entry *prev, *next; /* LRU list: head is the most recent */
     twc_dns_name name;         /* lowercased */
     uint16_t qtype, qclass;
+    uint8_t variant; /* TWC_DNS_CACHE_DO, TWC_DNS_CACHE_CD */
     uint32_t hash;
     uint64_t stored_ms;
     uint64_t expires_ms;
@@ -187,17 +188,35 @@ int twc_dns_response_adapt(const uint8_t *msg, size_t len, const twc_dns_query *
 
 /* ---- The table ----------------------------------------------------------------- */
 
-static uint32_t hash_key(const twc_dns_name *lname, uint16_t qtype, uint16_t qclass)
+/* The key: lowercased name, type, class, variant. */
+struct key {
+    twc_dns_name lname;
+    uint16_t qtype, qclass;
+    uint8_t variant;
+};
+
+static void key_init(struct key *k, const twc_dns_question *q, unsigned variant)
+{
+    k->lname = q->name;
+    twc_dns_name_lower(&k->lname);
+    k->qtype = q->qtype;
+    k->qclass = q->qclass;
+    k->variant = (uint8_t)(variant & (TWC_DNS_CACHE_DO | TWC_DNS_CACHE_CD));
+}
+
+static uint32_t hash_key(const struct key *k)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
 
-    for (size_t i = 0; i < lname->len; i++) {
-        h ^= lname->wire[i];
+    for (size_t i = 0; i < k->lname.len; i++) {
+        h ^= k->lname.wire[i];
         h *= 16777619u;
     }
-    h ^= qtype;
+    h ^= k->qtype;
     h *= 16777619u;
-    h ^= qclass;
+    h ^= k->qclass;
+    h *= 16777619u;
+    h ^= k->variant;
     h *= 16777619u;
     return h;
 }
@@ -247,14 +266,14 @@ static void remove_entry(twc_dns_cache *c, struct entry *e)
     free(e);
 }
 
-static struct entry *find(twc_dns_cache *c, const twc_dns_name *lname, uint16_t qtype,
-                          uint16_t qclass, uint32_t h)
+static struct entry *find(twc_dns_cache *c, const struct key *k, uint32_t h)
 {
     struct entry *e = c->buckets[h & (c->nbuckets - 1)];
 
     for (; e != NULL; e = e->hnext)
-        if (e->hash == h && e->qtype == qtype && e->qclass == qclass && e->name.len == lname->len &&
-            memcmp(e->name.wire, lname->wire, lname->len) == 0)
+        if (e->hash == h && e->qtype == k->qtype && e->qclass == k->qclass &&
+            e->variant == k->variant && e->name.len == k->lname.len &&
+            memcmp(e->name.wire, k->lname.wire, k->lname.len) == 0)
             return e;
     return NULL;
 }
@@ -338,10 +357,21 @@ static uint32_t cache_ttl(const twc_dns_cache *c, const twc_dns_msg *m)
     return 0;
 }
 
-int twc_dns_cache_put(twc_dns_cache *c, const uint8_t *msg, size_t len)
+unsigned twc_dns_cache_variant(const twc_dns_query *cq)
+{
+    unsigned v = 0;
+
+    if (cq->edns.present && (cq->edns.flags & 0x8000))
+        v |= TWC_DNS_CACHE_DO;
+    if (cq->flags & TWC_DNS_F_CD)
+        v |= TWC_DNS_CACHE_CD;
+    return v;
+}
+
+int twc_dns_cache_put(twc_dns_cache *c, unsigned variant, const uint8_t *msg, size_t len)
 {
     twc_dns_msg m;
-    twc_dns_name lname;
+    struct key k;
     struct entry *e;
     uint32_t ttl, h;
     uint64_t now = twc_reactor_now(c->r);
@@ -353,10 +383,9 @@ int twc_dns_cache_put(twc_dns_cache *c, const uint8_t *msg, size_t len)
         twc_dns_msg_cleanup(&m);
         return 0;
     }
-    lname = m.qd[0].name;
-    twc_dns_name_lower(&lname);
-    h = hash_key(&lname, m.qd[0].qtype, m.qd[0].qclass);
-    e = find(c, &lname, m.qd[0].qtype, m.qd[0].qclass, h);
+    key_init(&k, &m.qd[0], variant);
+    h = hash_key(&k);
+    e = find(c, &k, h);
     if (e != NULL)
         remove_entry(c, e);
     e = calloc(1, sizeof(*e));
@@ -367,9 +396,10 @@ int twc_dns_cache_put(twc_dns_cache *c, const uint8_t *msg, size_t len)
     }
     memcpy(e->msg, msg, len);
     e->len = len;
-    e->name = lname;
-    e->qtype = m.qd[0].qtype;
-    e->qclass = m.qd[0].qclass;
+    e->name = k.lname;
+    e->qtype = k.qtype;
+    e->qclass = k.qclass;
+    e->variant = k.variant;
     e->hash = h;
     e->stored_ms = now;
     e->expires_ms = now + (uint64_t)ttl * 1000;
@@ -385,17 +415,15 @@ int twc_dns_cache_put(twc_dns_cache *c, const uint8_t *msg, size_t len)
     return 1;
 }
 
-int twc_dns_cache_lookup(twc_dns_cache *c, const twc_dns_question *q, const uint8_t **msg,
-                         size_t *len, uint32_t *age)
+int twc_dns_cache_lookup(twc_dns_cache *c, const twc_dns_question *q, unsigned variant,
+                         const uint8_t **msg, size_t *len, uint32_t *age)
 {
-    twc_dns_name lname = q->name;
+    struct key k;
     struct entry *e;
     uint64_t now = twc_reactor_now(c->r);
-    uint32_t h;
 
-    twc_dns_name_lower(&lname);
-    h = hash_key(&lname, q->qtype, q->qclass);
-    e = find(c, &lname, q->qtype, q->qclass, h);
+    key_init(&k, q, variant);
+    e = find(c, &k, hash_key(&k));
     if (e == NULL)
         return 0;
     if (now >= e->expires_ms) {
@@ -417,7 +445,8 @@ int twc_dns_cache_answer(twc_dns_cache *c, const twc_dns_query *cq, size_t limit
     size_t len;
     uint32_t age;
 
-    if (cq->qdcount != 1 || !twc_dns_cache_lookup(c, &cq->q, &msg, &len, &age))
+    if (cq->qdcount != 1 ||
+        !twc_dns_cache_lookup(c, &cq->q, twc_dns_cache_variant(cq), &msg, &len, &age))
         return 0;
     return twc_dns_response_adapt(msg, len, cq, age, limit, out, cap);
 }

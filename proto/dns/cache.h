@@ -2,7 +2,8 @@
  * The answer cache of `twc dns -c` (RFC 1034 §4.3.4, RFC 2181 §8, RFC 2308).
  *
  * Whole response messages are cached, keyed by the question: the name
- * lowercased (RFC 4343), type and class. A positive answer lives for the
+ * lowercased (RFC 4343), type and class, and by the query's DO and CD bits
+ * (twc_dns_cache_variant), since those change what upstream answers. A positive answer lives for the
  * smallest TTL among its records; a negative one (NXDOMAIN, or NOERROR with
  * no answer: NODATA) for min(SOA TTL, SOA MINIMUM) of the SOA in its
  * authority section (RFC 2308 §5), and is not cached without one. TTLs count
@@ -38,22 +39,40 @@ struct twc_dns_cache_limits {
 twc_dns_cache *twc_dns_cache_new(twc_reactor *r, const struct twc_dns_cache_limits *lim);
 void twc_dns_cache_free(twc_dns_cache *c);
 
-/* Offer a response (msg borrowed; copied when kept). The key is its question.
- * Returns 1 when stored (replacing an older answer to the same question), 0
- * when it is not cacheable (see the top of this file, or malformed), or
- * TWC_ENOMEM. */
-int twc_dns_cache_put(twc_dns_cache *c, const uint8_t *msg, size_t len);
+/* Bits of a cache key beyond the question: answers to queries that differ in
+ * them are different answers and are kept apart (as Unbound and dnsmasq do). */
+enum {
+    /* RFC 3225 §3: DNSSEC records (RRSIG, NSEC...) come only when DO is set, so
+     * an answer fetched with DO must not go to a client without it, nor the
+     * reverse. */
+    TWC_DNS_CACHE_DO = 1,
+    /* RFC 4035 §3.2.2, RFC 6840 §5.9: with CD a validating upstream hands out
+     * data that failed validation; that must not reach a CD=0 client, and a
+     * CD=0 SERVFAIL must not hide the data from a CD=1 one. */
+    TWC_DNS_CACHE_CD = 2,
+};
 
-/* Look the question up. On a hit, *msg and *len are the stored response
- * (borrowed until the next put or free) and *age its age in whole seconds;
- * returns 1. Expired answers are dropped here; returns 0 on a miss. A hit
- * makes the answer the most recently used. */
-int twc_dns_cache_lookup(twc_dns_cache *c, const twc_dns_question *q, const uint8_t **msg,
-                         size_t *len, uint32_t *age);
+/* The variant (TWC_DNS_CACHE_* bits) that a client query cq (borrowed) asks
+ * for: DO from its OPT record (none: DO clear), CD from its header. */
+unsigned twc_dns_cache_variant(const twc_dns_query *cq);
 
-/* A hit, ready for the client that sent cq: twc_dns_cache_lookup, then
- * twc_dns_response_adapt into out. Returns the length written, 0 on a miss, or
- * a negative code from adapt. */
+/* Offer a response (msg borrowed; copied when kept) fetched for a query of
+ * the given variant (twc_dns_cache_variant of the query that was forwarded).
+ * The key is msg's question and variant. Returns 1 when stored (replacing an
+ * older answer to the same key), 0 when it is not cacheable (see the top of
+ * this file, or malformed), or TWC_ENOMEM. */
+int twc_dns_cache_put(twc_dns_cache *c, unsigned variant, const uint8_t *msg, size_t len);
+
+/* Look the question and variant up. On a hit, *msg and *len are the stored
+ * response (borrowed until the next put or free) and *age its age in whole
+ * seconds; returns 1. Expired answers are dropped here; returns 0 on a miss. A
+ * hit makes the answer the most recently used. */
+int twc_dns_cache_lookup(twc_dns_cache *c, const twc_dns_question *q, unsigned variant,
+                         const uint8_t **msg, size_t *len, uint32_t *age);
+
+/* A hit, ready for the client that sent cq: twc_dns_cache_lookup with cq's
+ * question and variant, then twc_dns_response_adapt into out. Returns the
+ * length written, 0 on a miss, or a negative code from adapt. */
 int twc_dns_cache_answer(twc_dns_cache *c, const twc_dns_query *cq, size_t limit, uint8_t *out,
                          size_t cap);
 

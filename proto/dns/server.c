@@ -253,7 +253,7 @@ static void on_forward_result(void *arg, twc_result *r)
     fwd_unlink(f);
     f->d = NULL;
     if (s != NULL && rep != NULL && s->cache != NULL)
-        twc_dns_cache_put(s->cache, rep->data, rep->len);
+        twc_dns_cache_put(s->cache, twc_dns_cache_variant(&f->q), rep->data, rep->len);
     if (s != NULL && f->udp) {
         /* The port may have been closed (shutdown) while we waited. */
         for (i = 0; i < s->nudps && s->udps[i] != f->port; i++)

@@ -96,19 +96,46 @@ static size_t build(const struct resp *rs, uint8_t *out, size_t cap)
     return twc_dns_writer_finish(&w);
 }
 
-/* A client query, parsed as the server sees it. */
-static void client_query(twc_dns_query *cq, uint8_t *buf, const char *name, uint16_t type,
-                         uint16_t id, int edns)
+/* A client query with header flags (RD and more) and, when edns, an OPT
+ * record with edns_flags, parsed as the server sees it. */
+static void client_query_with(twc_dns_query *cq, uint8_t *buf, const char *name, uint16_t type,
+                              uint16_t flags, int edns, uint16_t edns_flags)
 {
     twc_dns_writer w;
     twc_dns_name n = name_of(name);
 
     twc_dns_writer_init(&w, buf, 512, 512);
-    twc_dns_write_header(&w, id, TWC_DNS_F_RD);
+    twc_dns_write_header(&w, 0x0101, flags);
     twc_dns_write_question(&w, &n, type, TWC_DNS_CLASS_IN);
     if (edns)
-        twc_dns_write_opt(&w, 4096, 0, 0x8000);
+        twc_dns_write_opt(&w, 4096, 0, edns_flags);
     assert_int_equal(twc_dns_query_parse(cq, buf, twc_dns_writer_finish(&w)), 0);
+}
+
+/* A recursive client query, with EDNS and DO when edns. */
+static void client_query(twc_dns_query *cq, uint8_t *buf, const char *name, uint16_t type,
+                         uint16_t id, int edns)
+{
+    client_query_with(cq, buf, name, type, TWC_DNS_F_RD, edns, 0x8000);
+    cq->id = id;
+}
+
+/* The answer records the cache gives the client cq, or -1 on a miss. */
+static int cached_answers(twc_dns_cache *c, const twc_dns_query *cq)
+{
+    uint8_t out[1232];
+    twc_dns_msg m;
+    int n = twc_dns_cache_answer(c, cq, sizeof(out), out, sizeof(out));
+
+    if (n == 0)
+        return -1;
+    assert_true(n > 0);
+    assert_int_equal(twc_dns_msg_parse(&m, out, (size_t)n, NULL), 0);
+    n = m.count[TWC_DNS_AN];
+    /* The reply follows the client's own EDNS state whatever was stored. */
+    assert_int_equal(m.edns.present, cq->edns.present);
+    twc_dns_msg_cleanup(&m);
+    return n;
 }
 
 static int setup(void **state)
@@ -143,7 +170,7 @@ static void test_cache_ttl_counts_down(void **state)
     int n;
 
     (void)state;
-    assert_int_equal(twc_dns_cache_put(c, msg, len), 1);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, len), 1);
     assert_int_equal(twc_dns_cache_count(c), 1);
     assert_int_equal(twc_dns_cache_bytes(c), len);
     twc_reactor_advance(r, 42500);
@@ -160,19 +187,19 @@ static void test_cache_ttl_counts_down(void **state)
     {
         twc_dns_question q = question("www.example.", TWC_DNS_A);
 
-        assert_int_equal(twc_dns_cache_lookup(c, &q, &p, &plen, &age), 1);
+        assert_int_equal(twc_dns_cache_lookup(c, &q, 0, &p, &plen, &age), 1);
         assert_int_equal(age, 42);
         assert_memory_equal(p, msg, len);
         /* Expires with the smallest TTL (100 s). */
         twc_reactor_advance(r, 100000 - 42500 - 1);
-        assert_int_equal(twc_dns_cache_lookup(c, &q, &p, &plen, &age), 1);
+        assert_int_equal(twc_dns_cache_lookup(c, &q, 0, &p, &plen, &age), 1);
         assert_int_equal(age, 99);
         twc_reactor_advance(r, 1);
-        assert_int_equal(twc_dns_cache_lookup(c, &q, &p, &plen, &age), 0);
+        assert_int_equal(twc_dns_cache_lookup(c, &q, 0, &p, &plen, &age), 0);
         assert_int_equal(twc_dns_cache_count(c), 0);
         /* Other types of the same name are other keys. */
         q.qtype = TWC_DNS_AAAA;
-        assert_int_equal(twc_dns_cache_lookup(c, &q, &p, &plen, &age), 0);
+        assert_int_equal(twc_dns_cache_lookup(c, &q, 0, &p, &plen, &age), 0);
     }
     twc_dns_cache_free(c);
 }
@@ -188,7 +215,7 @@ static void test_cache_negative_nxdomain_uses_soa_minimum(void **state)
     int n;
 
     (void)state;
-    assert_int_equal(twc_dns_cache_put(c, msg, len), 1);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, len), 1);
     twc_reactor_advance(r, 10000);
     client_query(&cq, qbuf, "nope.example.", TWC_DNS_A, 9, 0);
     n = twc_dns_cache_answer(c, &cq, 512, out, sizeof(out));
@@ -215,11 +242,11 @@ static void test_cache_negative_nodata_uses_soa_ttl(void **state)
     uint32_t age;
 
     (void)state;
-    assert_int_equal(twc_dns_cache_put(c, msg, len), 1);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, len), 1);
     twc_reactor_advance(r, 29999);
-    assert_int_equal(twc_dns_cache_lookup(c, &q, &p, &plen, &age), 1);
+    assert_int_equal(twc_dns_cache_lookup(c, &q, 0, &p, &plen, &age), 1);
     twc_reactor_advance(r, 1);
-    assert_int_equal(twc_dns_cache_lookup(c, &q, &p, &plen, &age), 0);
+    assert_int_equal(twc_dns_cache_lookup(c, &q, 0, &p, &plen, &age), 0);
     twc_dns_cache_free(c);
 }
 
@@ -234,11 +261,11 @@ static void test_cache_refuses_uncacheable(void **state)
 
     (void)state;
     /* RFC 2308 §5: no SOA, no negative caching. */
-    assert_int_equal(twc_dns_cache_put(c, msg, build(&no_soa, msg, sizeof(msg))), 0);
-    assert_int_equal(twc_dns_cache_put(c, msg, build(&servfail, msg, sizeof(msg))), 0);
-    assert_int_equal(twc_dns_cache_put(c, msg, build(&tc, msg, sizeof(msg))), 0);
-    assert_int_equal(twc_dns_cache_put(c, msg, build(&zero, msg, sizeof(msg))), 0);
-    assert_int_equal(twc_dns_cache_put(c, msg, 5), 0); /* malformed */
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&no_soa, msg, sizeof(msg))), 0);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&servfail, msg, sizeof(msg))), 0);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&tc, msg, sizeof(msg))), 0);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&zero, msg, sizeof(msg))), 0);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, 5), 0); /* malformed */
     assert_int_equal(twc_dns_cache_count(c), 0);
     twc_dns_cache_free(c);
 }
@@ -256,13 +283,13 @@ static void test_cache_caps_ttl(void **state)
     uint32_t age;
 
     (void)state;
-    assert_int_equal(twc_dns_cache_put(c, msg, build(&pos, msg, sizeof(msg))), 1);
-    assert_int_equal(twc_dns_cache_put(c, msg, build(&neg, msg, sizeof(msg))), 1);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&pos, msg, sizeof(msg))), 1);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&neg, msg, sizeof(msg))), 1);
     twc_reactor_advance(r, 5000);
-    assert_int_equal(twc_dns_cache_lookup(c, &qa, &p, &plen, &age), 1);
-    assert_int_equal(twc_dns_cache_lookup(c, &qb, &p, &plen, &age), 0);
+    assert_int_equal(twc_dns_cache_lookup(c, &qa, 0, &p, &plen, &age), 1);
+    assert_int_equal(twc_dns_cache_lookup(c, &qb, 0, &p, &plen, &age), 0);
     twc_reactor_advance(r, 5000);
-    assert_int_equal(twc_dns_cache_lookup(c, &qa, &p, &plen, &age), 0);
+    assert_int_equal(twc_dns_cache_lookup(c, &qa, 0, &p, &plen, &age), 0);
     twc_dns_cache_free(c);
 }
 
@@ -281,16 +308,16 @@ static void test_cache_evicts_least_recently_used(void **state)
     uint32_t age;
 
     (void)state;
-    assert_int_equal(twc_dns_cache_put(c, msg, build(&a, msg, sizeof(msg))), 1);
-    assert_int_equal(twc_dns_cache_put(c, msg, build(&b, msg, sizeof(msg))), 1);
-    assert_int_equal(twc_dns_cache_lookup(c, &qa, &p, &plen, &age), 1); /* a is now recent */
-    assert_int_equal(twc_dns_cache_put(c, msg, build(&cc, msg, sizeof(msg))), 1);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&a, msg, sizeof(msg))), 1);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&b, msg, sizeof(msg))), 1);
+    assert_int_equal(twc_dns_cache_lookup(c, &qa, 0, &p, &plen, &age), 1); /* a is now recent */
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&cc, msg, sizeof(msg))), 1);
     assert_int_equal(twc_dns_cache_count(c), 2);
-    assert_int_equal(twc_dns_cache_lookup(c, &qb, &p, &plen, &age), 0); /* b went */
-    assert_int_equal(twc_dns_cache_lookup(c, &qa, &p, &plen, &age), 1);
-    assert_int_equal(twc_dns_cache_lookup(c, &qc, &p, &plen, &age), 1);
+    assert_int_equal(twc_dns_cache_lookup(c, &qb, 0, &p, &plen, &age), 0); /* b went */
+    assert_int_equal(twc_dns_cache_lookup(c, &qa, 0, &p, &plen, &age), 1);
+    assert_int_equal(twc_dns_cache_lookup(c, &qc, 0, &p, &plen, &age), 1);
     /* Replacing an answer keeps one entry per key. */
-    assert_int_equal(twc_dns_cache_put(c, msg, build(&cc, msg, sizeof(msg))), 1);
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&cc, msg, sizeof(msg))), 1);
     assert_int_equal(twc_dns_cache_count(c), 2);
     twc_dns_cache_free(c);
 }
@@ -308,10 +335,83 @@ static void test_cache_evicts_by_bytes(void **state)
     for (int i = 0; i < 4; i++) {
         struct resp x = {names[i], TWC_DNS_A, 0, {300}, 1, 0, 0, 0};
 
-        assert_int_equal(twc_dns_cache_put(c, msg, build(&x, msg, sizeof(msg))), 1);
+        assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&x, msg, sizeof(msg))), 1);
         assert_true(twc_dns_cache_bytes(c) <= lim.max_bytes);
     }
     assert_int_equal(twc_dns_cache_count(c), 2);
+    twc_dns_cache_free(c);
+}
+
+static void test_cache_variant_of_query(void **state)
+{
+    uint8_t qbuf[512];
+    twc_dns_query cq;
+
+    (void)state;
+    client_query_with(&cq, qbuf, "v.example.", TWC_DNS_A, TWC_DNS_F_RD, 0, 0);
+    assert_int_equal(twc_dns_cache_variant(&cq), 0);
+    client_query_with(&cq, qbuf, "v.example.", TWC_DNS_A, TWC_DNS_F_RD, 1, 0);
+    assert_int_equal(twc_dns_cache_variant(&cq), 0);
+    client_query_with(&cq, qbuf, "v.example.", TWC_DNS_A, TWC_DNS_F_RD, 1, 0x8000);
+    assert_int_equal(twc_dns_cache_variant(&cq), TWC_DNS_CACHE_DO);
+    client_query_with(&cq, qbuf, "v.example.", TWC_DNS_A, TWC_DNS_F_RD | TWC_DNS_F_CD, 0, 0);
+    assert_int_equal(twc_dns_cache_variant(&cq), TWC_DNS_CACHE_CD);
+    client_query_with(&cq, qbuf, "v.example.", TWC_DNS_A, TWC_DNS_F_CD, 1, 0x8000);
+    assert_int_equal(twc_dns_cache_variant(&cq), TWC_DNS_CACHE_DO | TWC_DNS_CACHE_CD);
+}
+
+/* RFC 3225 §3, RFC 4035 §3.2.2, RFC 6840 §5.9: answers fetched with DO or CD
+ * are separate entries, each served only to clients that ask the same way.
+ * The stored answers differ in their number of A records so that a hit shows
+ * which entry served it. */
+static void test_cache_keeps_do_and_cd_apart(void **state)
+{
+    twc_dns_cache *c = twc_dns_cache_new(r, NULL);
+    struct resp plain = {"s.example.", TWC_DNS_A, 0, {300}, 1, 0, 0, 0};
+    struct resp dnssec = {"s.example.", TWC_DNS_A, 0, {300, 300}, 2, 0, 0, 1};
+    struct resp cd = {"s.example.", TWC_DNS_A, 0, {300, 300, 300}, 3, 0, 0, 1};
+    uint8_t msg[512], qbuf[512];
+    twc_dns_query no_edns, do0, do1, cd1, cd1_do1;
+
+    (void)state;
+    client_query_with(&no_edns, qbuf, "s.example.", TWC_DNS_A, TWC_DNS_F_RD, 0, 0);
+    client_query_with(&do0, qbuf, "s.example.", TWC_DNS_A, TWC_DNS_F_RD, 1, 0);
+    client_query_with(&do1, qbuf, "s.example.", TWC_DNS_A, TWC_DNS_F_RD, 1, 0x8000);
+    client_query_with(&cd1, qbuf, "s.example.", TWC_DNS_A, TWC_DNS_F_RD | TWC_DNS_F_CD, 0, 0);
+    client_query_with(&cd1_do1, qbuf, "S.Example.", TWC_DNS_A, TWC_DNS_F_RD | TWC_DNS_F_CD, 1,
+                      0x8000);
+    /* A DO=0 answer is no answer for a DO=1 client. */
+    assert_int_equal(twc_dns_cache_put(c, 0, msg, build(&plain, msg, sizeof(msg))), 1);
+    assert_int_equal(cached_answers(c, &do1), -1);
+    assert_int_equal(cached_answers(c, &cd1), -1);
+    assert_int_equal(cached_answers(c, &no_edns), 1);
+    assert_int_equal(cached_answers(c, &do0), 1); /* EDNS without DO: the same entry */
+    /* And a DO=1 answer (with its RRSIGs, upstream's OPT) none for DO=0. */
+    assert_int_equal(twc_dns_cache_put(c, TWC_DNS_CACHE_DO, msg, build(&dnssec, msg, sizeof(msg))),
+                     1);
+    assert_int_equal(twc_dns_cache_count(c), 2);
+    assert_int_equal(cached_answers(c, &do1), 2);
+    assert_int_equal(cached_answers(c, &no_edns), 1);
+    assert_int_equal(cached_answers(c, &do0), 1);
+    /* CD=1 data (possibly bogus) stays with CD=1 clients, per DO as well. */
+    assert_int_equal(twc_dns_cache_put(c, TWC_DNS_CACHE_CD, msg, build(&cd, msg, sizeof(msg))), 1);
+    assert_int_equal(twc_dns_cache_count(c), 3);
+    assert_int_equal(cached_answers(c, &cd1), 3);
+    assert_int_equal(cached_answers(c, &cd1_do1), -1);
+    assert_int_equal(cached_answers(c, &no_edns), 1);
+    assert_int_equal(cached_answers(c, &do1), 2);
+    /* Replacing one variant leaves the others alone. */
+    assert_int_equal(twc_dns_cache_put(c, TWC_DNS_CACHE_DO, msg, build(&plain, msg, sizeof(msg))),
+                     1);
+    assert_int_equal(twc_dns_cache_count(c), 3);
+    assert_int_equal(cached_answers(c, &do1), 1);
+    assert_int_equal(cached_answers(c, &cd1), 3);
+    /* Each expires on its own; all three share the TTL here. */
+    twc_reactor_advance(r, 300000);
+    assert_int_equal(cached_answers(c, &do1), -1);
+    assert_int_equal(cached_answers(c, &no_edns), -1);
+    assert_int_equal(cached_answers(c, &cd1), -1);
+    assert_int_equal(twc_dns_cache_count(c), 0);
     twc_dns_cache_free(c);
 }
 
@@ -391,6 +491,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_caps_ttl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_evicts_least_recently_used, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_evicts_by_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_variant_of_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_keeps_do_and_cd_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_adapt_edns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_adapt_truncates_to_limit, setup, teardown),
     };
