@@ -7,7 +7,8 @@
  * bad rcode -> next try), an ICMP refusal or a failed/closed TCP connection
  * (next try), or the timer (next try). When the tries run out the query
  * resolves with the last answer any server gave, else fails with
- * TWC_EDNS_TIMEOUT.
+ * TWC_EDNS_TIMEOUT. A FORMERR or NOTIMP without OPT to a query with OPT asks
+ * the same server once more without EDNS (RFC 6891 §7), within the same try.
  *
  * The deferred is fired only after the query has released everything it
  * holds, so a consumer may free the forwarder from inside its callback.
@@ -71,8 +72,9 @@ struct fwd_query {
     twc_dns_question q;
     uint16_t flags;
     uint16_t edns_flags;
-    int edns;
-    uint16_t id; /* the current try's ID */
+    int edns;         /* our queries carry OPT (cleared by the EDNS retry) */
+    int edns_dropped; /* asked again without OPT: never twice, and no OPT from then on */
+    uint16_t id;      /* the current try's ID */
     uint8_t msg[TWC_DNS_UDP_MAX];
     size_t msglen;
     unsigned try;      /* tries started so far, minus one */
@@ -283,6 +285,40 @@ static void keep_fallback(struct fwd_query *q, const uint8_t *data, size_t len, 
 }
 
 static void start_tcp(struct fwd_query *q);
+static void send_query(struct fwd_query *q, int tcp);
+
+/*
+ * RFC 6891 §7: a server that does not implement EDNS answers a query with OPT
+ * by FORMERR without OPT (some say NOTIMP, as BIND and Unbound also accept);
+ * the requester then asks again without it. A FORMERR that carries OPT comes
+ * from a server that knows EDNS and objects to something else: pass it on.
+ */
+static int edns_refused(const struct fwd_query *q, const twc_dns_msg *m)
+{
+    unsigned rcode = twc_dns_msg_rcode(m);
+
+    return q->edns && !q->edns_dropped && !m->edns.present &&
+           (rcode == TWC_DNS_FORMERR || rcode == TWC_DNS_NOTIMP);
+}
+
+/* Ask the current server again, over the same transport, without OPT. The
+ * refusal is kept as the fallback, so that if the retry goes unanswered the
+ * query still ends with what the server said. Bounded: once per query (the
+ * rest of its tries go without OPT too), and the current try's timer restarts,
+ * so a query waits at most one timeout longer than before. */
+static void retry_without_edns(struct fwd_query *q, const uint8_t *data, size_t len, int tcp)
+{
+    char who[TWC_ADDR_STRLEN];
+
+    twc_log_debug(q->f->r, "dns", "nameserver %s answered %s to EDNS: asking again without OPT",
+                  twc_addr_format(&q->f->rc.servers[q->server], who, sizeof(who)),
+                  twc_dns_rcode_name(data[3] & 0x0fu));
+    keep_fallback(q, data, len, tcp);
+    stop_transports(q);
+    q->edns = 0;
+    q->edns_dropped = 1;
+    send_query(q, tcp);
+}
 
 /* A datagram or TCP message from the current try's server. */
 static void handle_reply(struct fwd_query *q, const uint8_t *data, size_t len, int tcp)
@@ -291,6 +327,7 @@ static void handle_reply(struct fwd_query *q, const uint8_t *data, size_t len, i
     twc_err err;
     uint16_t flags;
     unsigned rcode;
+    int no_edns;
     char who[TWC_ADDR_STRLEN];
 
     if (!twc_dns_reply_matches(data, len, q->id, &q->q)) {
@@ -305,7 +342,12 @@ static void handle_reply(struct fwd_query *q, const uint8_t *data, size_t len, i
         return;
     }
     rcode = twc_dns_msg_rcode(&m);
+    no_edns = edns_refused(q, &m);
     twc_dns_msg_cleanup(&m);
+    if (no_edns) {
+        retry_without_edns(q, data, len, tcp);
+        return;
+    }
     flags = (uint16_t)(data[2] << 8 | data[3]);
     if ((flags & TWC_DNS_F_TC) && !tcp) {
         /* RFC 7766 §5: truncated over UDP, ask the same server over TCP. */
@@ -528,18 +570,12 @@ static int build_query(struct fwd_query *q)
     return 0;
 }
 
-static void start_try(struct fwd_query *q)
+/* Build the query (a fresh ID each time) and send it to the current server. */
+static void send_query(struct fwd_query *q, int tcp)
 {
-    twc_dns_forwarder *f = q->f;
-    int rc;
+    int rc = build_query(q);
 
-    if (q->try >= q->ntries) {
-        give_up(q);
-        return;
-    }
-    q->server = (q->first + q->try) % f->rc.nservers;
-    rc = build_query(q); /* a fresh ID per try */
-    if (rc == 0 && f->tcp) {
+    if (rc == 0 && tcp) {
         start_tcp(q);
         return;
     }
@@ -547,7 +583,19 @@ static void start_try(struct fwd_query *q)
         rc = start_udp(q);
     /* A socket that could not be made is a failed try; move on from the loop,
      * never from inside the call that started the query. */
-    twc_timer_start(q->timer, rc < 0 ? 0 : f->timeout_ms, 0);
+    twc_timer_start(q->timer, rc < 0 ? 0 : q->f->timeout_ms, 0);
+}
+
+static void start_try(struct fwd_query *q)
+{
+    twc_dns_forwarder *f = q->f;
+
+    if (q->try >= q->ntries) {
+        give_up(q);
+        return;
+    }
+    q->server = (q->first + q->try) % f->rc.nservers;
+    send_query(q, f->tcp);
 }
 
 static void next_try(struct fwd_query *q)

@@ -15,6 +15,10 @@
  * from one server while others remain moves on to the next try at once. A
  * reply with TC set is asked again over TCP from the same server (RFC 1035
  * §4.2.1, RFC 7766 §5), with the 2-byte length framing of RFC 1035 §4.2.2.
+ * A FORMERR or NOTIMP without OPT to a query with OPT means the server does
+ * not implement EDNS (RFC 6891 §7): the same server is asked once more
+ * without OPT, and the query goes without OPT from then on. Nothing about the
+ * server is remembered across queries.
  *
  * The number of queries in flight is bounded (TWC_DNS_FORWARD_INFLIGHT).
  */
@@ -62,7 +66,8 @@ void twc_dns_forwarder_free(twc_dns_forwarder *f);
 
 /* Ask the question q (borrowed). flags: only RD and CD are copied into our
  * query. edns nonzero adds an OPT record (RFC 6891) advertising
- * TWC_DNS_EDNS_MAX bytes with edns_flags (DO, 0x8000, is the one defined).
+ * TWC_DNS_EDNS_MAX bytes with edns_flags (DO, 0x8000, is the one defined);
+ * the reply may then lack OPT, when the server did not implement EDNS (above).
  *
  * Returns the consumer's reference to a deferred that fires exactly once:
  *   - with a twc_dns_forward_reply (value_free twc_dns_forward_reply_free) for

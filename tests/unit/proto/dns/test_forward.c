@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/dns/cache.h"
 #include "proto/dns/forward.h"
 #include "proto/framing/lenprefix.h"
 #include "stream.h"
@@ -18,11 +19,15 @@
 #include "tests/unit/lib/outcome.h"
 
 enum mode {
-    M_ANSWER,   /* answer A 192.0.2.1 */
-    M_SILENT,   /* never answer */
-    M_SPOOF,    /* first a wrong ID, then a wrong name, then the answer */
-    M_TC,       /* UDP: TC and no records; TCP: the answer */
-    M_SERVFAIL, /* SERVFAIL */
+    M_ANSWER,        /* answer A 192.0.2.1 */
+    M_SILENT,        /* never answer */
+    M_SPOOF,         /* first a wrong ID, then a wrong name, then the answer */
+    M_TC,            /* UDP: TC and no records; TCP: the answer */
+    M_SERVFAIL,      /* SERVFAIL */
+    M_NOEDNS,        /* no EDNS (RFC 6891 §7): srv.rcode to OPT, else the answer; UDP and TCP */
+    M_NOEDNS_SILENT, /* srv.rcode to OPT, else never answer */
+    M_FORMERR,       /* FORMERR without OPT to everything */
+    M_FORMERR_OPT,   /* EDNS-aware: FORMERR with OPT to OPT, else the answer */
 };
 
 #define MAXQ 16
@@ -36,6 +41,9 @@ struct srv {
     enum mode mode;
     int udp_queries;
     int tcp_queries;
+    int opt_queries;   /* queries that carried OPT (M_NOEDNS... modes) */
+    int plain_queries; /* and those that did not */
+    uint16_t rcode;    /* M_NOEDNS: FORMERR or NOTIMP */
     uint16_t ids[MAXQ];
     uint16_t sports[MAXQ];
 };
@@ -88,6 +96,47 @@ static size_t make_answer(const uint8_t *qm, size_t qlen, uint8_t *out, size_t c
     return twc_dns_writer_finish(&w);
 }
 
+/* Append an OPT record (payload 1232, no flags) to the finished message in
+ * out, of len bytes. Returns the new length. */
+static size_t append_opt(uint8_t *out, size_t len)
+{
+    const uint8_t opt[11] = {0, 0, TWC_DNS_OPT, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
+
+    memcpy(out + len, opt, sizeof(opt));
+    out[11]++; /* ARCOUNT */
+    return len + sizeof(opt);
+}
+
+/* The EDNS modes' reply to the query in data (counting OPT and plain queries):
+ * its length in out, 0 to answer normally, or -1 to stay silent. */
+static int edns_mode_reply(struct srv *s, const uint8_t *data, size_t len, uint8_t *out, size_t cap)
+{
+    twc_dns_query q;
+    size_t n;
+
+    assert_int_equal(twc_dns_query_parse(&q, data, len), 0);
+    if (q.edns.present)
+        s->opt_queries++;
+    else
+        s->plain_queries++;
+    switch (s->mode) {
+    case M_NOEDNS:
+    case M_NOEDNS_SILENT:
+        if (q.edns.present)
+            return (int)make_answer(data, len, out, cap, 0, 0, NULL, s->rcode);
+        return s->mode == M_NOEDNS ? 0 : -1;
+    case M_FORMERR:
+        return (int)make_answer(data, len, out, cap, 0, 0, NULL, TWC_DNS_FORMERR);
+    case M_FORMERR_OPT:
+        if (!q.edns.present)
+            return 0;
+        n = make_answer(data, len, out, cap, 0, 0, NULL, TWC_DNS_FORMERR);
+        return (int)append_opt(out, n);
+    default:
+        return 0;
+    }
+}
+
 static void srv_datagram(twc_datagram_protocol *p, const uint8_t *data, size_t len,
                          const twc_addr *from)
 {
@@ -103,6 +152,17 @@ static void srv_datagram(twc_datagram_protocol *p, const uint8_t *data, size_t l
     switch (s->mode) {
     case M_SILENT:
         return;
+    case M_NOEDNS:
+    case M_NOEDNS_SILENT:
+    case M_FORMERR:
+    case M_FORMERR_OPT: {
+        int e = edns_mode_reply(s, data, len, out, sizeof(out));
+
+        if (e < 0)
+            return;
+        n = e > 0 ? (size_t)e : make_answer(data, len, out, sizeof(out), 0xc0000201, 0, NULL, 0);
+        break;
+    }
     case M_SPOOF:
         n = make_answer(data, len, out, sizeof(out), 0x06060606,
                         (uint16_t)((data[0] << 8 | data[1]) ^ 0x5a5a), NULL, 0);
@@ -146,10 +206,14 @@ static void tconn_data(twc_protocol *p, const uint8_t *data, size_t len)
         data += n;
         len -= (size_t)n;
         if (ev.type == TWC_LENPREFIX_EV_FRAME) {
-            size_t alen = make_answer(ev.payload.p, ev.payload.len, out + 2, sizeof(out) - 2,
-                                      0xc0000202, 0, NULL, 0);
+            int e = edns_mode_reply(c->s, ev.payload.p, ev.payload.len, out + 2, sizeof(out) - 2);
+            size_t alen = e > 0 ? (size_t)e
+                                : make_answer(ev.payload.p, ev.payload.len, out + 2,
+                                              sizeof(out) - 2, 0xc0000202, 0, NULL, 0);
 
             c->s->tcp_queries++;
+            if (e < 0)
+                continue; /* silent */
             out[0] = (uint8_t)(alen >> 8);
             out[1] = (uint8_t)alen;
             twc_transport_write(p->transport, out, alen + 2);
@@ -685,6 +749,249 @@ static void test_forward_forwards_client_query(void **state)
     srv_stop(&s);
 }
 
+/* The rcode and EDNS presence of a reply, and its answer count. */
+static void reply_shape(const twc_dns_forward_reply *rp, unsigned *rcode, int *edns, size_t *nan)
+{
+    twc_dns_msg m;
+
+    assert_int_equal(twc_dns_msg_parse(&m, rp->data, rp->len, NULL), 0);
+    *rcode = twc_dns_msg_rcode(&m);
+    *edns = m.edns.present;
+    (void)twc_dns_msg_section(&m, TWC_DNS_AN, nan);
+    twc_dns_msg_cleanup(&m);
+}
+
+/* Forward q with (edns) or without OPT and wait for the outcome in o. */
+static void ask(twc_dns_forwarder *f, const twc_dns_question *q, int edns, struct outcome *o)
+{
+    twc_deferred *d = twc_dns_forward_query(f, q, TWC_DNS_F_RD, edns, edns ? 0x8000 : 0);
+
+    watch(d, o);
+    twc_deferred_unref(d);
+    spin(o);
+    assert_int_equal(o->calls, 1);
+}
+
+/* RFC 6891 §7: FORMERR (or NOTIMP) without OPT to a query with OPT: asked once
+ * more without OPT, at once (no timeout), and that answer is the reply. */
+static void test_forward_edns_refused_retries_without_opt(void **state)
+{
+    const uint16_t rcodes[] = {TWC_DNS_FORMERR, TWC_DNS_NOTIMP};
+    twc_dns_question q = question("old.example.", TWC_DNS_A);
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        struct srv s;
+        struct twc_resolv_conf rc;
+        twc_dns_forwarder *f;
+        struct outcome o;
+        unsigned rcode;
+        int edns;
+        size_t nan;
+
+        srv_start(&s, M_NOEDNS);
+        s.rcode = rcodes[i];
+        rc_init(&rc, &s, NULL);
+        f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+        ask(f, &q, 1, &o);
+        assert_true(o.ok);
+        reply_shape(o.value, &rcode, &edns, &nan);
+        assert_int_equal(rcode, TWC_DNS_NOERROR);
+        assert_int_equal(edns, 0);
+        assert_int_equal(answer_ip(o.value), 0xc0000201);
+        assert_int_equal(s.udp_queries, 2);
+        assert_int_equal(s.opt_queries, 1);
+        assert_int_equal(s.plain_queries, 1);
+        assert_int_not_equal(s.ids[0], s.ids[1]); /* a fresh ID for the retry */
+        outcome_cleanup(&o);
+        twc_dns_forwarder_free(f);
+        srv_stop(&s);
+    }
+}
+
+/* A query that had no OPT gets FORMERR passed through, as before; one with OPT
+ * is retried once, and the second FORMERR is passed through too. */
+static void test_forward_formerr_without_opt_passes_through(void **state)
+{
+    struct srv s;
+    struct twc_resolv_conf rc;
+    twc_dns_forwarder *f;
+    twc_dns_question q = question("bad.example.", TWC_DNS_A);
+    struct outcome o;
+    unsigned rcode;
+    int edns;
+    size_t nan;
+
+    (void)state;
+    srv_start(&s, M_FORMERR);
+    rc_init(&rc, &s, NULL);
+    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    ask(f, &q, 0, &o);
+    assert_true(o.ok);
+    reply_shape(o.value, &rcode, &edns, &nan);
+    assert_int_equal(rcode, TWC_DNS_FORMERR);
+    assert_int_equal(s.udp_queries, 1);
+    assert_int_equal(s.plain_queries, 1);
+    outcome_cleanup(&o);
+    ask(f, &q, 1, &o);
+    assert_true(o.ok);
+    reply_shape(o.value, &rcode, &edns, &nan);
+    assert_int_equal(rcode, TWC_DNS_FORMERR);
+    assert_int_equal(s.udp_queries, 3); /* one retry, never two */
+    assert_int_equal(s.opt_queries, 1);
+    assert_int_equal(s.plain_queries, 2);
+    outcome_cleanup(&o);
+    twc_dns_forwarder_free(f);
+    srv_stop(&s);
+}
+
+/* A FORMERR that carries OPT comes from a server that knows EDNS: no retry. */
+static void test_forward_formerr_with_opt_passes_through(void **state)
+{
+    struct srv s;
+    struct twc_resolv_conf rc;
+    twc_dns_forwarder *f;
+    twc_dns_question q = question("opt.example.", TWC_DNS_A);
+    struct outcome o;
+    unsigned rcode;
+    int edns;
+    size_t nan;
+
+    (void)state;
+    srv_start(&s, M_FORMERR_OPT);
+    rc_init(&rc, &s, NULL);
+    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    ask(f, &q, 1, &o);
+    assert_true(o.ok);
+    reply_shape(o.value, &rcode, &edns, &nan);
+    assert_int_equal(rcode, TWC_DNS_FORMERR);
+    assert_int_equal(edns, 1);
+    assert_int_equal(s.udp_queries, 1);
+    outcome_cleanup(&o);
+    twc_dns_forwarder_free(f);
+    srv_stop(&s);
+}
+
+/* Over TCP the retry goes over TCP too. */
+static void test_forward_edns_refused_over_tcp(void **state)
+{
+    struct srv s;
+    struct twc_resolv_conf rc;
+    struct twc_dns_forward_opts fo = {.tcp = 1};
+    twc_dns_forwarder *f;
+    twc_dns_question q = question("old.example.", TWC_DNS_A);
+    struct outcome o;
+
+    (void)state;
+    srv_start(&s, M_NOEDNS);
+    s.rcode = TWC_DNS_FORMERR;
+    rc_init(&rc, &s, NULL);
+    f = twc_dns_forwarder_new(r, &rc, &fo, NULL);
+    ask(f, &q, 1, &o);
+    assert_true(o.ok);
+    assert_int_equal(((twc_dns_forward_reply *)o.value)->tcp, 1);
+    assert_int_equal(answer_ip(o.value), 0xc0000202);
+    assert_int_equal(s.tcp_queries, 2);
+    assert_int_equal(s.opt_queries, 1);
+    assert_int_equal(s.plain_queries, 1);
+    assert_int_equal(s.udp_queries, 0);
+    outcome_cleanup(&o);
+    twc_dns_forwarder_free(f);
+    srv_stop(&s);
+}
+
+/* The retry is bounded in time as well: when it goes unanswered the query
+ * ends, after its tries run out (still without OPT), with the FORMERR. */
+static void test_forward_edns_retry_unanswered_returns_formerr(void **state)
+{
+    struct srv s;
+    struct twc_resolv_conf rc;
+    twc_dns_forwarder *f;
+    twc_dns_question q = question("old.example.", TWC_DNS_A);
+    struct outcome o;
+    unsigned rcode;
+    int edns;
+    size_t nan;
+
+    (void)state;
+    srv_start(&s, M_NOEDNS_SILENT);
+    s.rcode = TWC_DNS_FORMERR;
+    rc_init(&rc, &s, NULL); /* one server, 2 attempts, 2 s each */
+    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    twc_deferred *d = twc_dns_forward_query(f, &q, TWC_DNS_F_RD, 1, 0);
+    watch(d, &o);
+    twc_deferred_unref(d);
+    for (int i = 0; i < 400 && s.udp_queries < 2; i++)
+        twc_reactor_run_once(r, 5);
+    assert_int_equal(s.udp_queries, 2);
+    assert_int_equal(o.calls, 0);
+    twc_reactor_advance(r, 2000); /* the retry's try times out: the second attempt */
+    for (int i = 0; i < 400 && s.udp_queries < 3; i++)
+        twc_reactor_run_once(r, 5);
+    assert_int_equal(s.udp_queries, 3);
+    assert_int_equal(o.calls, 0);
+    twc_reactor_advance(r, 2000);
+    spin(&o);
+    assert_int_equal(o.calls, 1);
+    assert_true(o.ok);
+    reply_shape(o.value, &rcode, &edns, &nan);
+    assert_int_equal(rcode, TWC_DNS_FORMERR);
+    assert_int_equal(s.opt_queries, 1);
+    assert_int_equal(s.plain_queries, 2);
+    outcome_cleanup(&o);
+    twc_dns_forwarder_free(f);
+    srv_stop(&s);
+}
+
+/* The client sent EDNS with DO; the answer came back without OPT (retried
+ * without EDNS): what the client gets carries an OPT with its DO bit again. */
+static void test_forward_edns_retry_reply_fits_client(void **state)
+{
+    struct srv s;
+    struct twc_resolv_conf rc;
+    twc_dns_forwarder *f;
+    twc_dns_query cq;
+    struct outcome o;
+    twc_dns_msg m;
+    twc_dns_writer w;
+    twc_dns_name n = name_of("old.example.");
+    uint8_t qbuf[512], out[TWC_DNS_EDNS_MAX];
+    twc_dns_forward_reply *rp;
+    int len;
+
+    (void)state;
+    twc_dns_writer_init(&w, qbuf, sizeof(qbuf), sizeof(qbuf));
+    twc_dns_write_header(&w, 0x2222, TWC_DNS_F_RD);
+    twc_dns_write_question(&w, &n, TWC_DNS_A, TWC_DNS_CLASS_IN);
+    twc_dns_write_opt(&w, 4096, 0, 0x8000);
+    assert_int_equal(twc_dns_query_parse(&cq, qbuf, twc_dns_writer_finish(&w)), 0);
+    srv_start(&s, M_NOEDNS);
+    s.rcode = TWC_DNS_FORMERR;
+    rc_init(&rc, &s, NULL);
+    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    twc_deferred *d = twc_dns_forward(f, &cq);
+    watch(d, &o);
+    twc_deferred_unref(d);
+    spin(&o);
+    assert_true(o.ok);
+    rp = o.value;
+    len = twc_dns_response_adapt(rp->data, rp->len, &cq, 0, sizeof(out), out, sizeof(out));
+    assert_true(len > 0);
+    assert_int_equal(twc_dns_msg_parse(&m, out, (size_t)len, NULL), 0);
+    assert_int_equal(m.id, 0x2222);
+    assert_int_equal(twc_dns_msg_rcode(&m), TWC_DNS_NOERROR);
+    assert_int_equal(m.count[TWC_DNS_AN], 1);
+    assert_int_equal(m.edns.present, 1);
+    assert_int_equal(m.edns.flags, 0x8000);
+    assert_int_equal(m.edns.udp_size, TWC_DNS_EDNS_MAX);
+    twc_dns_msg_cleanup(&m);
+    assert_int_equal(s.opt_queries, 1);
+    assert_int_equal(s.plain_queries, 1);
+    outcome_cleanup(&o);
+    twc_dns_forwarder_free(f);
+    srv_stop(&s);
+}
+
 static void test_forward_reply_matches(void **state)
 {
     uint8_t qbuf[512], abuf[512];
@@ -774,6 +1081,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forward_inflight_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_forwards_client_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_edns_refused_retries_without_opt, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forward_formerr_without_opt_passes_through, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forward_formerr_with_opt_passes_through, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forward_edns_refused_over_tcp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_edns_retry_unanswered_returns_formerr, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forward_edns_retry_reply_fits_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_reply_matches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_needs_a_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_random_ids_spread, setup, teardown),
