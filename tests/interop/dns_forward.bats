@@ -2,8 +2,9 @@
 # `twc dns -r [-c]` forwarding to dnsmasq on loopback through a test
 # resolv.conf (never the machine's), queried with dig and `twc client dns`:
 # answers pass through, TCP works, the cache answers without asking upstream
-# again and its TTLs count down, and a dead upstream gives SERVFAIL. Also a
-# secondary (`twc dns --secondary`) transferring from a `twc dns` primary.
+# again and its TTLs count down (with DO and CD answers kept apart), and a dead
+# upstream gives SERVFAIL. Also a secondary (`twc dns --secondary`)
+# transferring from a `twc dns` primary.
 
 load helpers
 
@@ -136,6 +137,31 @@ q() {
     [[ "$output" != *"OPT PSEUDOSECTION"* ]]
     [[ "$output" == *"192.0.2.10"* ]]
     [ "$(upstream_queries www.example.test)" -eq 1 ]
+}
+
+@test "forwarder with cache: DO and CD answers are cached apart (RFC 3225, RFC 4035)" {
+    start_upstream
+    start_server dns -p 0 -i 127.0.0.1 -r -c --resolv-conf "$WORK/resolv.conf"
+    PORT=$(port_of udp)
+    run q other.example.test +short
+    [ "$output" = "192.0.2.11" ]
+    [ "$(upstream_queries other.example.test)" -eq 1 ]
+    # DO=1 and CD=1 are other answers: each goes upstream once.
+    run q other.example.test +dnssec
+    [[ "$output" == *"192.0.2.11"* ]]
+    [[ "$output" == *"flags: do;"* ]]
+    [ "$(upstream_queries other.example.test)" -eq 2 ]
+    run q other.example.test +cdflag +short
+    [ "$output" = "192.0.2.11" ]
+    [ "$(upstream_queries other.example.test)" -eq 3 ]
+    # Asked again the same ways (and without EDNS, DO=0 too): all from the cache.
+    run q other.example.test +dnssec +short
+    [ "$output" = "192.0.2.11" ]
+    run q other.example.test +cdflag +short
+    [ "$output" = "192.0.2.11" ]
+    run q other.example.test +noedns +short
+    [ "$output" = "192.0.2.11" ]
+    [ "$(upstream_queries other.example.test)" -eq 3 ]
 }
 
 @test "forwarder: a dead upstream gives SERVFAIL" {
