@@ -44,6 +44,7 @@ struct target {
     twc_protocol proto;
     struct waiter *w;
     const char *spec; /* as the user wrote it (borrowed from argv) */
+    char shown[TWC_HTTP_URL_MAX + 1]; /* spec for messages: a URL's userinfo removed */
     twc_addr addr;
     unsigned attempt_ms;
     twc_connector *conn;
@@ -135,7 +136,7 @@ static void http_end(void *arg, const twc_err *err)
         t->last = *err;
     else
         twc_err_set(&t->last, TWC_EPROTO, "answered with status %d", t->status);
-    twc_log_debug(t->w->app.reactor, t->w->app.log_system, "%s: %s", t->spec, t->last.msg);
+    twc_log_debug(t->w->app.reactor, t->w->app.log_system, "%s: %s", t->shown, t->last.msg);
     twc_timer_start(t->retry, WAIT_RETRY_MS, 0);
 }
 
@@ -223,7 +224,7 @@ static void target_up(struct target *t)
     struct waiter *w = t->w;
 
     t->done = 1;
-    twc_log_debug(w->app.reactor, w->app.log_system, "%s %s", t->spec,
+    twc_log_debug(w->app.reactor, w->app.log_system, "%s %s", t->shown,
                   t->http ? "answers" : "accepts connections");
     if (++w->ndone == w->n)
         finish(w, TWC_EXIT_OK);
@@ -251,7 +252,7 @@ static void probe_failed(twc_factory *f, const twc_err *why)
         return;
     }
     t->last = *why;
-    twc_log_debug(t->w->app.reactor, t->w->app.log_system, "%s: %s", t->spec, why->msg);
+    twc_log_debug(t->w->app.reactor, t->w->app.log_system, "%s: %s", t->shown, why->msg);
     twc_timer_start(t->retry, WAIT_RETRY_MS, 0);
 }
 
@@ -271,7 +272,7 @@ static void on_deadline(twc_timer *timer, void *arg)
 
         if (!t->done)
             twc_fail(w->app.name, 0, "timed out after %.3g s waiting for %s (%s)",
-                     (double)twc_opts_num(&w->app.opts, "timeout") / 1000.0, t->spec,
+                     (double)twc_opts_num(&w->app.opts, "timeout") / 1000.0, t->shown,
                      t->last.code != 0 ? t->last.msg : "no answer yet");
     }
     finish(w, TWC_EXIT_UNAVAILABLE);
@@ -354,6 +355,10 @@ int twc_client_wait(const struct twc_optset *set, int argc, char **argv)
     for (i = 0; i < nep; i++) {
         w.t[i].w = &w;
         w.t[i].spec = w.app.args.v[i];
+        if (strstr(w.t[i].spec, "://") != NULL)
+            twc_http_url_redact(w.t[i].spec, w.t[i].shown, sizeof(w.t[i].shown));
+        else
+            snprintf(w.t[i].shown, sizeof(w.t[i].shown), "%s", w.t[i].spec);
         w.t[i].factory.ops = &probe_factory_ops;
         twc_err_clear(&err);
         if (prepare(&w.t[i], &err) < 0) {

@@ -92,5 +92,6 @@
 #define TWC_HTTP_CLIENT_IDLE_MS 60000        /* client: pooled keep-alive connection lifetime */
 #define TWC_HTTP_CLIENT_POOL_PER_HOST 8      /* client: idle connections kept per scheme://host:port */
 #define TWC_HTTP_CLIENT_PREBUF (64 * 1024)   /* client: streamed body buffered before connecting */
+#define TWC_HTTP_USERINFO_MAX 1024           /* client: "user:password@" of a URL, as written */
 
 #endif

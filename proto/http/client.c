@@ -90,10 +90,11 @@ struct twc_http_client_request {
     twc_http_agent *a;
     struct twc_http_client_request *prev, *next;
     char *method;
-    char *url; /* current absolute URL */
-    struct twc_http_url u;
+    char *url; /* current absolute URL, without userinfo (it goes in logs) */
+    struct twc_http_url u; /* u.credentials is always cleared */
+    char *basic; /* "Basic ..." from the URL's userinfo; NULL once off its origin */
     twc_buf fields; /* the caller's fields, serialized */
-    bool user_host, user_agent, user_accept, conn_close;
+    bool user_host, user_agent, user_accept, user_auth, conn_close;
     uint8_t *body;
     size_t body_len;
     bool has_body;
@@ -271,6 +272,8 @@ static int write_head(struct twc_http_client_request *req, twc_buf *b)
         rc = twc_http_write_header_str(b, "User-Agent", "twc");
     if (rc == 0 && !req->user_accept)
         rc = twc_http_write_header_str(b, "Accept", "*/*");
+    if (rc == 0 && req->basic != NULL && !req->user_auth)
+        rc = twc_http_write_header_str(b, "Authorization", req->basic);
     if (rc == 0 && twc_buf_len(&req->fields) > 0)
         rc = twc_buf_append(b, twc_buf_data(&req->fields), twc_buf_len(&req->fields));
     if (rc == 0 && req->conn_close)
@@ -387,9 +390,19 @@ static void req_unlink(struct twc_http_client_request *req)
     req->prev = req->next = NULL;
 }
 
+static void drop_basic(struct twc_http_client_request *req)
+{
+    if (req->basic != NULL) {
+        explicit_bzero(req->basic, strlen(req->basic));
+        free(req->basic);
+        req->basic = NULL;
+    }
+}
+
 static void req_really_free(struct twc_http_client_request *req)
 {
     req_unlink(req);
+    drop_basic(req);
     twc_timer_free(req->timer);
     twc_deferred_unref(req->d);
     free(req->method);
@@ -942,8 +955,15 @@ static void follow_redirect(struct twc_http_client_request *req)
         req_fail_err(req, &err);
         return;
     }
-    if (strcmp(nu.host, req->u.host) != 0 || nu.port != req->u.port) {
-        /* Credentials stay with the host they were meant for (as curl). */
+    /* A Location's own userinfo is not used, and not logged either. */
+    explicit_bzero(nu.credentials, sizeof(nu.credentials));
+    nu.has_credentials = false;
+    twc_http_url_redact(req->location, req->location, strlen(req->location) + 1);
+    if (nu.tls != req->u.tls || strcasecmp(nu.host, req->u.host) != 0 || nu.port != req->u.port) {
+        /* Credentials stay with the origin (scheme, host and port) they were
+         * meant for, as curl does (RFC 9110 §15.4 security considerations):
+         * once a redirect leaves it they are gone for good. */
+        drop_basic(req);
         twc_buf kept;
         const uint8_t *p = twc_buf_data(&req->fields), *end = p + twc_buf_len(&req->fields);
 
@@ -1148,6 +1168,8 @@ static int copy_fields(struct twc_http_client_request *req,
         }
         if (strcasecmp(n, "Host") == 0)
             req->user_host = true;
+        else if (strcasecmp(n, "Authorization") == 0)
+            req->user_auth = true; /* wins over the URL's credentials (curl) */
         else if (strcasecmp(n, "User-Agent") == 0)
             req->user_agent = true;
         else if (strcasecmp(n, "Accept") == 0)
@@ -1156,6 +1178,28 @@ static int copy_fields(struct twc_http_client_request *req,
             return twc_err_set(err, TWC_EINVAL, "bad request header '%s'", n);
     }
     return 0;
+}
+
+/* Turn the URL's credentials into the Authorization value, then forget them. */
+static int take_credentials(struct twc_http_client_request *req, twc_err *err)
+{
+    size_t cap = 8 + (sizeof(req->u.credentials) + 2) / 3 * 4;
+    int rc = 0;
+
+    if (req->u.has_credentials) {
+        req->basic = malloc(cap);
+        if (req->basic == NULL)
+            rc = twc_err_set(err, TWC_ENOMEM, "out of memory");
+        else if (twc_http_url_basic_auth(&req->u, req->basic, cap) < 0)
+            rc = twc_err_set(err, TWC_EINVAL, "url credentials too long");
+        if (rc < 0) {
+            free(req->basic); /* never filled: nothing secret in it */
+            req->basic = NULL;
+        }
+    }
+    explicit_bzero(req->u.credentials, sizeof(req->u.credentials));
+    req->u.has_credentials = false;
+    return rc;
 }
 
 twc_http_client_request *twc_http_client_request_new(twc_http_agent *a,
@@ -1186,11 +1230,14 @@ twc_http_client_request *twc_http_client_request_new(twc_http_agent *a,
     twc_buf_init(&req->store, RESP_STORE_MAX);
     if (twc_http_url_parse(&req->u, o->url, err) < 0 || copy_fields(req, o, err) < 0)
         goto fail;
+    if (take_credentials(req, err) < 0)
+        goto fail;
     req->method = strdup(method);
     req->url = strdup(o->url);
     req->timer = twc_timer_new(a->r, on_req_timer, req);
     if (req->method == NULL || req->url == NULL || req->timer == NULL)
         goto nomem;
+    twc_http_url_redact(req->url, req->url, strlen(req->url) + 1);
     if (o->body != NULL || o->has_body) {
         req->has_body = true;
         req->body_len = o->body != NULL ? o->body_len : 0;

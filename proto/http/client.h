@@ -52,6 +52,7 @@
 #include "deferred.h"
 #include "err.h"
 #include "http.h"
+#include "limits.h"
 #include "reactor.h"
 #include "resolver.h"
 
@@ -66,12 +67,29 @@ struct twc_http_url {
     uint16_t port;                     /* explicit, else 80 / 443 */
     bool default_port;                 /* port is the scheme's default (Host then omits it) */
     char target[TWC_HTTP_URL_MAX + 1]; /* origin-form: "/path?query", fragment dropped */
+    /* "user:password" percent-decoded from the URL's userinfo (":" added when
+     * the URL has no password: an empty one, as curl); "" when there is none. */
+    bool has_credentials;
+    char credentials[TWC_HTTP_USERINFO_MAX + 2];
 };
 
-/* Parse "http[s]://[userinfo@]host[:port][/path][?query][#fragment]". s is
- * borrowed. Returns 0, or TWC_EINVAL with *err naming the problem (an unknown
- * scheme, a bad port, an empty host, spaces or controls, too long). */
+/* Parse "http[s]://[user[:password]@]host[:port][/path][?query][#fragment]".
+ * s is borrowed. Returns 0, or TWC_EINVAL with *err naming the problem (an
+ * unknown scheme, a bad port, an empty host, spaces or controls, too long, a
+ * userinfo that is malformed or longer than TWC_HTTP_USERINFO_MAX). Messages
+ * never quote the userinfo. */
 int twc_http_url_parse(struct twc_http_url *u, const char *s, twc_err *err);
+
+/* Copy the URL s to out (outlen bytes, NUL-terminated, truncated to fit)
+ * without its "userinfo@", for logs and messages. s may equal out (in place);
+ * any string is accepted (no "://": the text before the first '/', '?' or '#'
+ * is taken as the authority). Returns the length written. */
+size_t twc_http_url_redact(const char *s, char *out, size_t outlen);
+
+/* The Authorization field value for u's credentials (RFC 7617 §2):
+ * "Basic " + base64("user:password"), NUL-terminated in out (outlen bytes).
+ * Returns its length, or TWC_EINVAL (no credentials) / TWC_ETOOBIG. */
+int twc_http_url_basic_auth(const struct twc_http_url *u, char *out, size_t outlen);
 
 /* Resolve the reference ref (a Location value: absolute, "//host/p", "/p",
  * "p", "?q") against the absolute URL base (RFC 3986 §5.2, dot segments

@@ -33,6 +33,7 @@
 struct fx {
     twc_reactor *r;
     struct server s;
+    struct server s2; /* another origin (127.0.0.2), for redirect tests */
     twc_http_agent *a;
     /* Outcome of the current request. */
     int status;
@@ -90,8 +91,12 @@ static int teardown(void **state)
     twc_http_client_request_free(fx.req);
     twc_http_agent_free(fx.a);
     twc_listener_free(fx.s.l);
+    twc_listener_free(fx.s2.l);
     spin(20); /* closes and frees on the loop */
     assert_int_equal(fx.s.open, 0);
+    assert_int_equal(fx.s2.open, 0);
+    if (fx.s2.l != NULL)
+        twc_buf_cleanup(&fx.s2.log);
     assert_int_equal(twc_reactor_live_handles(fx.r), 0);
     twc_reactor_free(fx.r);
     twc_buf_cleanup(&fx.s.log);
@@ -139,14 +144,13 @@ static void url_of(char *out, size_t n, const char *path)
     snprintf(out, n, "http://127.0.0.1:%u%s", (unsigned)fx.s.port, path);
 }
 
-/* Start a request (opts may be pre-filled) and reset the outcome. */
-static void start(struct twc_http_client_request_opts *o, const char *path)
+/* Start a request for an absolute url (opts may be pre-filled) and reset the
+ * outcome. */
+static void start_url(struct twc_http_client_request_opts *o, const char *url)
 {
-    static char url[256];
     twc_deferred *d;
     twc_err err;
 
-    url_of(url, sizeof(url), path);
     o->url = url;
     o->on_body = on_body;
     o->on_end = on_end;
@@ -162,6 +166,15 @@ static void start(struct twc_http_client_request_opts *o, const char *path)
     d = twc_http_client_request_head(fx.req);
     twc_deferred_add_callbacks(d, on_head, on_head_err, NULL);
     twc_deferred_unref(d);
+}
+
+/* Start a request for path on the scripted server. */
+static void start(struct twc_http_client_request_opts *o, const char *path)
+{
+    static char url[256];
+
+    url_of(url, sizeof(url), path);
+    start_url(o, url);
 }
 
 static void run_until_end(void)
@@ -888,6 +901,320 @@ static void test_client_url_parse(void **state)
     assert_int_equal(twc_http_url_parse(&u, "http://[::1/", &err), TWC_EINVAL);
 }
 
+/* ---- URL credentials ------------------------------------------------------ */
+
+/* Occurrences of s in the scripted server srv's log. */
+static size_t count_in(const struct server *srv, const char *s)
+{
+    const char *p = (const char *)twc_buf_data(&srv->log), *end = p + twc_buf_len(&srv->log);
+    size_t n = 0;
+
+    while (p != NULL && p < end) {
+        p = memmem(p, (size_t)(end - p), s, strlen(s));
+        if (p != NULL) {
+            n++;
+            p += strlen(s);
+        }
+    }
+    return n;
+}
+
+/* A second scripted server on 127.0.0.2: another host, same loopback. */
+static void listen_s2(void)
+{
+    struct twc_tcp_listen_opts lo = {.interface = "127.0.0.2"};
+    twc_addr addr;
+    twc_err err;
+
+    fx.s2.base.ops = &s_factory_ops;
+    twc_buf_init(&fx.s2.log, 1 << 20);
+    fx.s2.l = twc_tcp_listen(fx.r, &lo, &fx.s2.base, &err);
+    assert_non_null(fx.s2.l);
+    assert_int_equal(twc_listener_addr(fx.s2.l, &addr), 0);
+    fx.s2.port = twc_addr_port(&addr);
+}
+
+static void test_client_url_credentials_sent_as_basic(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    char url[256], host[64];
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    fx.s.nsteps = 1;
+    snprintf(url, sizeof(url), "http://user:p%%40ss@127.0.0.1:%u/a?b", (unsigned)fx.s.port);
+    snprintf(host, sizeof(host), "\r\nHost: 127.0.0.1:%u\r\n", (unsigned)fx.s.port);
+    start_url(&o, url);
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_int_equal(fx.status, 200);
+    /* base64("user:p@ss"), never the userinfo itself. */
+    assert_true(logged("GET /a?b HTTP/1.1\r\n"));
+    assert_true(logged(host));
+    assert_true(logged("\r\nAuthorization: Basic dXNlcjpwQHNz\r\n"));
+    assert_false(logged("user"));
+    assert_false(logged("p%40ss"));
+    assert_false(logged("@"));
+    assert_null(strstr(twc_http_client_request_response(fx.req)->url, "user"));
+}
+
+static void test_client_url_user_without_password(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    char url[256];
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    fx.s.nsteps = 1;
+    snprintf(url, sizeof(url), "http://user@127.0.0.1:%u/", (unsigned)fx.s.port);
+    start_url(&o, url);
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_true(logged("\r\nAuthorization: Basic dXNlcjo=\r\n")); /* "user:" */
+}
+
+static void test_client_user_authorization_wins_over_url(void **state)
+{
+    struct twc_http_field f[] = {{"Authorization", "Bearer tok"}};
+    struct twc_http_client_request_opts o = {0};
+    char url[256];
+
+    (void)state;
+    fx.s.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    fx.s.nsteps = 1;
+    o.headers = f;
+    o.nheaders = 1;
+    snprintf(url, sizeof(url), "http://user:pw@127.0.0.1:%u/", (unsigned)fx.s.port);
+    start_url(&o, url);
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_true(logged("\r\nAuthorization: Bearer tok\r\n"));
+    assert_int_equal(count_in(&fx.s, "Authorization:"), 1);
+    assert_false(logged("Basic"));
+}
+
+static void test_client_url_credentials_kept_on_same_origin_redirect(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    static char loc[256];
+    char url[256];
+
+    (void)state;
+    /* A Location with its own userinfo: the origin is the same, so the
+     * original credentials go on; the Location's are ignored. */
+    snprintf(loc, sizeof(loc),
+             "HTTP/1.1 302 Found\r\nLocation: http://other:pw@127.0.0.1:%u/c\r\n"
+             "Content-Length: 0\r\n\r\n",
+             (unsigned)fx.s.port);
+    fx.s.steps[0].reply = "HTTP/1.1 301 Moved\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n";
+    fx.s.steps[1].reply = loc;
+    fx.s.steps[2].reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    fx.s.nsteps = 3;
+    o.max_redirects = 5;
+    snprintf(url, sizeof(url), "http://user:pw@127.0.0.1:%u/a", (unsigned)fx.s.port);
+    start_url(&o, url);
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_int_equal(fx.status, 200);
+    assert_int_equal(fx.s.nreq, 3);
+    assert_int_equal(count_in(&fx.s, "\r\nAuthorization: Basic dXNlcjpwdw==\r\n"), 3);
+    assert_false(logged("b3RoZXI6cHc=")); /* base64("other:pw") */
+    assert_null(strstr(twc_http_client_request_response(fx.req)->url, "other"));
+}
+
+static void test_client_url_credentials_dropped_on_other_host(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    static char to_s2[256], back[256];
+    char url[256];
+
+    (void)state;
+    listen_s2();
+    snprintf(to_s2, sizeof(to_s2),
+             "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:%u/x\r\nContent-Length: 0\r\n\r\n",
+             (unsigned)fx.s2.port);
+    snprintf(back, sizeof(back),
+             "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%u/y\r\nContent-Length: 0\r\n\r\n",
+             (unsigned)fx.s.port);
+    fx.s.steps[0].reply = to_s2;
+    fx.s.steps[1].reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    fx.s.nsteps = 2;
+    fx.s2.steps[0].reply = back;
+    fx.s2.nsteps = 1;
+    o.max_redirects = 5;
+    snprintf(url, sizeof(url), "http://user:pw@127.0.0.1:%u/a", (unsigned)fx.s.port);
+    start_url(&o, url);
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_int_equal(fx.status, 200);
+    assert_int_equal(fx.s.nreq, 2);
+    assert_int_equal(fx.s2.nreq, 1);
+    assert_int_equal(count_in(&fx.s, "Authorization:"), 1); /* the first request only */
+    assert_int_equal(count_in(&fx.s2, "Authorization:"), 0);
+    /* Back on the first host: once they left their origin, they stay gone. */
+    assert_int_equal(count_in(&fx.s, "GET /y HTTP/1.1\r\n"), 1);
+}
+
+static void test_client_url_credentials_dropped_on_other_port(void **state)
+{
+    struct twc_http_client_request_opts o = {0};
+    struct twc_tcp_listen_opts lo = {.interface = "127.0.0.1"};
+    static char to_s2[256];
+    char url[256];
+    twc_addr addr;
+    twc_err err;
+
+    (void)state;
+    fx.s2.base.ops = &s_factory_ops;
+    twc_buf_init(&fx.s2.log, 1 << 20);
+    fx.s2.l = twc_tcp_listen(fx.r, &lo, &fx.s2.base, &err);
+    assert_non_null(fx.s2.l);
+    assert_int_equal(twc_listener_addr(fx.s2.l, &addr), 0);
+    fx.s2.port = twc_addr_port(&addr);
+    snprintf(to_s2, sizeof(to_s2),
+             "HTTP/1.1 307 Temporary\r\nLocation: http://127.0.0.1:%u/x\r\nContent-Length: 0\r\n\r\n",
+             (unsigned)fx.s2.port);
+    fx.s.steps[0].reply = to_s2;
+    fx.s.nsteps = 1;
+    fx.s2.steps[0].reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    fx.s2.nsteps = 1;
+    o.max_redirects = 5;
+    snprintf(url, sizeof(url), "http://user:pw@127.0.0.1:%u/a", (unsigned)fx.s.port);
+    start_url(&o, url);
+    run_until_end();
+    assert_int_equal(fx.end_err.code, 0);
+    assert_int_equal(fx.s2.nreq, 1);
+    assert_int_equal(count_in(&fx.s, "Authorization: Basic dXNlcjpwdw==\r\n"), 1);
+    assert_int_equal(count_in(&fx.s2, "Authorization:"), 0);
+}
+
+static void test_client_url_userinfo_parse(void **state)
+{
+    struct twc_http_url u;
+    twc_err err;
+
+    (void)state;
+    assert_int_equal(twc_http_url_parse(&u, "http://user:pass@h:81/p", &err), 0);
+    assert_true(u.has_credentials);
+    assert_string_equal(u.credentials, "user:pass");
+    assert_string_equal(u.host, "h");
+    assert_int_equal(u.port, 81);
+    assert_string_equal(u.target, "/p");
+    /* Percent-decoding; "%40" and "%3A" in the password are plain bytes. */
+    assert_int_equal(twc_http_url_parse(&u, "https://us%65r:p%40ss%3aw%25@h/", &err), 0);
+    assert_string_equal(u.credentials, "user:p@ss:w%");
+    assert_string_equal(u.host, "h");
+    /* No password, or an empty one: both mean an empty password (curl). */
+    assert_int_equal(twc_http_url_parse(&u, "http://user@h", &err), 0);
+    assert_string_equal(u.credentials, "user:");
+    assert_int_equal(twc_http_url_parse(&u, "http://user:@h", &err), 0);
+    assert_string_equal(u.credentials, "user:");
+    assert_int_equal(twc_http_url_parse(&u, "http://:pw@h", &err), 0);
+    assert_string_equal(u.credentials, ":pw");
+    assert_int_equal(twc_http_url_parse(&u, "http://@h/", &err), 0);
+    assert_false(u.has_credentials);
+    assert_string_equal(u.host, "h");
+    assert_int_equal(twc_http_url_parse(&u, "http://h/a@b", &err), 0); /* '@' in the path */
+    assert_false(u.has_credentials);
+    assert_string_equal(u.target, "/a@b");
+}
+
+/* A malformed userinfo is refused, and the message does not quote it. */
+static void check_bad_userinfo_shown(const char *url, const char *shown)
+{
+    struct twc_http_url u;
+    twc_err err;
+
+    assert_int_equal(twc_http_url_parse(&u, url, &err), TWC_EINVAL);
+    assert_false(u.has_credentials);
+    assert_string_equal(u.credentials, "");
+    assert_null(strstr(err.msg, "secret"));
+    assert_non_null(strstr(err.msg, shown));
+}
+
+static void check_bad_userinfo(const char *url)
+{
+    check_bad_userinfo_shown(url, "'http://h/'");
+}
+
+static void test_client_url_userinfo_malformed(void **state)
+{
+    char url[TWC_HTTP_USERINFO_MAX + 32];
+    struct twc_http_url u;
+    twc_err err;
+
+    (void)state;
+    check_bad_userinfo("http://u:secret@x@h/"); /* raw '@': write %40 */
+    check_bad_userinfo("http://u:secret%zz@h/");
+    check_bad_userinfo("http://u:secret%4@h/");
+    check_bad_userinfo("http://u:secret%@h/");
+    check_bad_userinfo("http://u:secret%0d%0a@h/"); /* RFC 7617 §2: no CTLs */
+    check_bad_userinfo("http://u:secret%00@h/");
+    check_bad_userinfo("http://u:secret%7f@h/");
+    check_bad_userinfo("http://u%3asecret:p@h/"); /* RFC 7617 §2: no ':' in a user-id */
+    check_bad_userinfo("http://u:secret\x01@h/"); /* raw control byte */
+    check_bad_userinfo("http://u:secret @h/");
+    check_bad_userinfo("http://u:sec[ret@h/");
+    /* The rest is bad: the message still leaves the userinfo out. */
+    check_bad_userinfo_shown("http://u:secret@h:0/", "'http://h:0/': port");
+    check_bad_userinfo_shown("ftp://u:secret@h/", "'ftp://h/': scheme");
+    /* The length bound: TWC_HTTP_USERINFO_MAX bytes as written. */
+    memcpy(url, "http://", 7);
+    memset(url + 7, 'a', TWC_HTTP_USERINFO_MAX);
+    memcpy(url + 7 + TWC_HTTP_USERINFO_MAX, "@h/", 4);
+    assert_int_equal(twc_http_url_parse(&u, url, &err), 0);
+    assert_int_equal(strlen(u.credentials), TWC_HTTP_USERINFO_MAX + 1);
+    memset(url + 7, 'a', TWC_HTTP_USERINFO_MAX + 1);
+    memcpy(url + 8 + TWC_HTTP_USERINFO_MAX, "@h/", 4);
+    assert_int_equal(twc_http_url_parse(&u, url, &err), TWC_EINVAL);
+    assert_non_null(strstr(err.msg, "exceed 1024 bytes"));
+    assert_null(strstr(err.msg, "aaaa"));
+}
+
+static void test_client_url_basic_auth(void **state)
+{
+    struct twc_http_url u;
+    char out[64];
+    twc_err err;
+
+    (void)state;
+    /* RFC 7617 §2's example. */
+    assert_int_equal(twc_http_url_parse(&u, "http://Aladdin:open%20sesame@h/", &err), 0);
+    assert_int_equal(twc_http_url_basic_auth(&u, out, sizeof(out)), 34);
+    assert_string_equal(out, "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+    assert_int_equal(twc_http_url_parse(&u, "http://ab:c@h/", &err), 0);
+    assert_int_equal(twc_http_url_basic_auth(&u, out, sizeof(out)), 14);
+    assert_string_equal(out, "Basic YWI6Yw==");
+    assert_int_equal(twc_http_url_parse(&u, "http://ab@h/", &err), 0); /* no padding */
+    assert_int_equal(twc_http_url_basic_auth(&u, out, sizeof(out)), 10);
+    assert_string_equal(out, "Basic YWI6");
+    assert_int_equal(twc_http_url_basic_auth(&u, out, 10), TWC_ETOOBIG);
+    assert_int_equal(twc_http_url_parse(&u, "http://h/", &err), 0);
+    assert_int_equal(twc_http_url_basic_auth(&u, out, sizeof(out)), TWC_EINVAL);
+}
+
+static void test_client_url_redact(void **state)
+{
+    char out[64], inplace[64];
+
+    (void)state;
+    twc_http_url_redact("http://u:p@h:1/a@b?c@d", out, sizeof(out));
+    assert_string_equal(out, "http://h:1/a@b?c@d");
+    twc_http_url_redact("https://u:p@x@h", out, sizeof(out)); /* up to the last '@' */
+    assert_string_equal(out, "https://h");
+    twc_http_url_redact("http://h/p", out, sizeof(out));
+    assert_string_equal(out, "http://h/p");
+    twc_http_url_redact("u:p@h/x", out, sizeof(out)); /* no scheme */
+    assert_string_equal(out, "h/x");
+    snprintf(inplace, sizeof(inplace), "%s", "http://user:pw@host/");
+    assert_int_equal(twc_http_url_redact(inplace, inplace, sizeof(inplace)), 12);
+    assert_string_equal(inplace, "http://host/");
+    assert_int_equal(twc_http_url_redact("http://u:p@abcdef", out, 10), 9);
+    assert_string_equal(out, "http://ab");
+    assert_int_equal(twc_http_url_redact("http://u:p@abcdef", out, 4), 3);
+    assert_string_equal(out, "htt");
+}
+
 static void check_resolve(const char *base, const char *ref, const char *want)
 {
     char out[256];
@@ -961,7 +1288,21 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_https_unknown_ca_fails_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_https_insecure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_tls_handshake_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_url_credentials_sent_as_basic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_url_user_without_password, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_user_authorization_wins_over_url, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_url_credentials_kept_on_same_origin_redirect,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_url_credentials_dropped_on_other_host, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_url_credentials_dropped_on_other_port, setup,
+                                        teardown),
         cmocka_unit_test(test_client_url_parse),
+        cmocka_unit_test(test_client_url_userinfo_parse),
+        cmocka_unit_test(test_client_url_userinfo_malformed),
+        cmocka_unit_test(test_client_url_basic_auth),
+        cmocka_unit_test(test_client_url_redact),
         cmocka_unit_test(test_client_url_resolve),
     };
 
