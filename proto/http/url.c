@@ -93,7 +93,8 @@ static const char *decode_part(const char *in, size_t len, char *out, size_t *o,
     return NULL;
 }
 
-/* Split ui[0..len) ("user[:password]") into u->credentials. */
+/* Split ui[0..len) ("user[:password]") into u->credentials. Even an empty
+ * one ("http://@host/") gives credentials, ":" (curl sends "Basic Og=="). */
 static int parse_userinfo(struct twc_http_url *u, const char *ui, size_t len, const char *shown,
                           twc_err *err)
 {
@@ -103,8 +104,6 @@ static int parse_userinfo(struct twc_http_url *u, const char *ui, size_t len, co
     if (len > TWC_HTTP_USERINFO_MAX)
         return twc_err_set(err, TWC_EINVAL, "url '%s': user name and password exceed %d bytes",
                            shown, TWC_HTTP_USERINFO_MAX);
-    if (len == 0)
-        return 0; /* "http://@host/": nothing to send */
     why = decode_part(ui, ulen, u->credentials, &o, true);
     u->credentials[o++] = ':';
     if (why == NULL && colon != NULL)

@@ -300,3 +300,49 @@ free_port() {
     wait_pid "$wpid" 10 || st=$?
     [ "$st" -eq 0 ]
 }
+
+@test "client http: URL credentials go in Authorization as Basic, not in the target or Host" {
+    start_py_http
+    run timeout 10 "$TWC" client http "http://us%65r:p%40ss@127.0.0.1:$HPORT/headers"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Authorization: Basic dXNlcjpwQHNz"* ]] # base64("user:p@ss")
+    [[ "$output" == *"Host: 127.0.0.1:$HPORT"* ]]
+    # No password: an empty one, as curl.
+    run timeout 10 "$TWC" client http "http://user@127.0.0.1:$HPORT/headers"
+    [[ "$output" == *"Authorization: Basic dXNlcjo="* ]]
+    # -H Authorization wins over the URL's.
+    run timeout 10 "$TWC" client http -H "Authorization: Bearer t" \
+        "http://user:pw@127.0.0.1:$HPORT/headers"
+    [[ "$output" == *"Authorization: Bearer t"* ]]
+    [ "$(grep -c Authorization <<<"$output")" -eq 1 ]
+}
+
+@test "client http: URL credentials never appear in messages or logs" {
+    local port
+    run timeout 10 "$TWC" client http "http://u:sec@ret@127.0.0.1/"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"http://127.0.0.1/"* ]]
+    [[ "$output" != *sec* ]]
+    run timeout 10 "$TWC" client http "http://u:secret%zz@127.0.0.1/"
+    [ "$status" -eq 3 ]
+    [[ "$output" != *secret* ]]
+    run timeout 10 "$TWC" client http "http://u:secret%0a@127.0.0.1/"
+    [ "$status" -eq 3 ]
+    [[ "$output" != *secret* ]]
+    run timeout 10 "$TWC" client http "http://u:secret@127.0.0.1:0/"
+    [ "$status" -eq 3 ]
+    [[ "$output" != *secret* ]]
+    port=$(free_port)
+    run timeout 10 "$TWC" --log-level=debug client http "http://u:secret@127.0.0.1:$port/"
+    [ "$status" -eq 7 ]
+    [[ "$output" != *secret* ]]
+    start_py_http
+    run timeout 10 "$TWC" --log-level=debug client http "http://u:secret@127.0.0.1:$HPORT/hello"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *secret* ]]
+    run timeout 10 "$TWC" --log-level=debug client wait -t 0.5 \
+        "http://u:secret@127.0.0.1:$HPORT/nope"
+    [ "$status" -eq 69 ]
+    [[ "$output" == *"http://127.0.0.1:$HPORT/nope"* ]]
+    [[ "$output" != *secret* ]]
+}

@@ -177,3 +177,96 @@ PY
     [ "$status" -eq 0 ]
     cmp "$WORK/back2.bin" "$WORK/www/sub/big.bin"
 }
+
+# A Python server that wants HTTP Basic credentials (RFC 7617): 401 unless the
+# Authorization field is exactly "Basic base64(user:p@ss w)"; /go redirects
+# to $2 (a URL). Each request's target, Host and Authorization go to
+# $WORK/auth.log. Sets AUTHPORT.
+start_python_auth() {
+    local i
+    cat >"$WORK/auth.py" <<'PY'
+import base64, os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WANT = "Basic " + base64.b64encode(b"user:p@ss w").decode()
+d = sys.argv[1]
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        got = self.headers.get("Authorization", "-")
+        with open(d + "/auth.log", "a") as f:
+            f.write("%s %s %s\n" % (self.path, self.headers.get("Host", "-"), got))
+        if self.path == "/go":
+            port = self.server.server_address[1]
+            self.send_response(302)
+            self.send_header("Location", sys.argv[2].replace("PORT", str(port)))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if got != WANT:
+            body = b"who are you?\n"
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="twc"')
+        else:
+            body = b"welcome\n"
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+s = ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(d + "/auth.port.tmp", "w") as f:
+    f.write(str(s.server_address[1]))
+os.rename(d + "/auth.port.tmp", d + "/auth.port")
+s.serve_forever()
+PY
+    timeout 60 python3 "$WORK/auth.py" "$WORK" "$1" >/dev/null 2>&1 3>&- &
+    PY_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$WORK/auth.port" ] && break
+        sleep 0.1
+    done
+    AUTHPORT=$(cat "$WORK/auth.port")
+    [ -n "$AUTHPORT" ]
+}
+
+@test "client http vs a python Basic-auth server: credentials in the URL" {
+    start_python_auth "http://127.0.0.1:PORT/secret"
+    local base="127.0.0.1:$AUTHPORT"
+    run timeout 10 "$TWC" client http -f "http://user:p%40ss%20w@$base/secret"
+    [ "$status" -eq 0 ]
+    [ "$output" = "welcome" ]
+    # The userinfo goes in Authorization only: not in the target nor in Host.
+    grep -qx "/secret $base Basic dXNlcjpwQHNzIHc=" "$WORK/auth.log"
+    [ "$(grep -c user "$WORK/auth.log")" = 0 ]
+    run timeout 10 "$TWC" client http -f "http://$base/secret"
+    [ "$status" -eq 22 ]
+    run timeout 10 "$TWC" client http -f "http://user:wrong@$base/secret"
+    [ "$status" -eq 22 ]
+    [[ "$output" != *wrong* ]]
+    # A -H Authorization wins over the URL's.
+    run timeout 10 "$TWC" client http -f -H "Authorization: Basic dXNlcjpwQHNzIHc=" \
+        "http://user:wrong@$base/secret"
+    [ "$status" -eq 0 ]
+    [ "$output" = "welcome" ]
+    # -L on the same origin keeps them.
+    run timeout 10 "$TWC" client http -f -L "http://user:p%40ss%20w@$base/go"
+    [ "$status" -eq 0 ]
+    [ "$output" = "welcome" ]
+}
+
+@test "client http vs a python Basic-auth server: -L to another host drops URL credentials" {
+    need getent
+    getent hosts localhost | grep -q '^127\.0\.0\.1' || skip "localhost is not 127.0.0.1 here"
+    # Same server, but "localhost" is another host name: another origin.
+    start_python_auth "http://localhost:PORT/secret"
+    run timeout 10 "$TWC" client http -f -L "http://user:p%40ss%20w@127.0.0.1:$AUTHPORT/go"
+    [ "$status" -eq 22 ]
+    grep -qx "/go 127.0.0.1:$AUTHPORT Basic dXNlcjpwQHNzIHc=" "$WORK/auth.log"
+    grep -qx "/secret localhost:$AUTHPORT -" "$WORK/auth.log"
+}

@@ -1111,8 +1111,9 @@ static void test_client_url_userinfo_parse(void **state)
     assert_string_equal(u.credentials, "user:");
     assert_int_equal(twc_http_url_parse(&u, "http://:pw@h", &err), 0);
     assert_string_equal(u.credentials, ":pw");
-    assert_int_equal(twc_http_url_parse(&u, "http://@h/", &err), 0);
-    assert_false(u.has_credentials);
+    assert_int_equal(twc_http_url_parse(&u, "http://@h/", &err), 0); /* as curl: ":" */
+    assert_true(u.has_credentials);
+    assert_string_equal(u.credentials, ":");
     assert_string_equal(u.host, "h");
     assert_int_equal(twc_http_url_parse(&u, "http://h/a@b", &err), 0); /* '@' in the path */
     assert_false(u.has_credentials);
