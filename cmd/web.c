@@ -141,11 +141,11 @@ static int add_proxy(struct web_service *w, const char *spec, twc_err *err)
     }
     p = twc_http_proxy_new(w->base.reactor, w->resolver, eq + 1, NULL, &e);
     if (p == NULL)
-        return twc_err_set(err, e.code == TWC_ENOMEM ? TWC_ENOMEM : TWC_EINVAL, "--proxy '%s': %s",
-                           spec, e.msg);
+        return twc_err_set(err, e.code == TWC_ENOMEM ? TWC_ENOMEM : TWC_EINVAL, "--proxy '%s=': %s",
+                           prefix, e.msg); /* e.msg quotes the URL without credentials */
     if ((rc = twc_http_resource_put_path(w->root, prefix, p)) < 0) {
         twc_http_resource_free(p);
-        return twc_err_set(err, TWC_EINVAL, "--proxy '%s': bad prefix", spec);
+        return twc_err_set(err, TWC_EINVAL, "--proxy '%s=': bad prefix", prefix);
     }
     return 0;
 }

@@ -454,6 +454,9 @@ twc_http_resource *twc_http_proxy_new(twc_reactor *r, twc_resolver *resolver, co
     p->base_path = strndup(u.target, plen);
     if (p->url == NULL || p->origin == NULL || p->base_path == NULL)
         goto nomem;
+    /* p->url is for logs: without credentials (the origin keeps them, so the
+     * client agent sends them upstream as Basic). */
+    twc_http_url_redact(p->url, p->url, strlen(p->url) + 1);
     /* The URL's own "/" alone means "no prefix": /api/x goes to /x. */
     if (strcmp(p->base_path, "/") == 0 && path[0] == '\0')
         p->base_path[0] = '\0';

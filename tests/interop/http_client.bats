@@ -258,6 +258,14 @@ PY
     run timeout 10 "$TWC" client http -f -L "http://user:p%40ss%20w@$base/go"
     [ "$status" -eq 0 ]
     [ "$output" = "welcome" ]
+    # twc web --proxy sends an upstream URL's credentials too.
+    start_server web --listen tcp:0:interface=127.0.0.1 --path "$WORK/www" \
+        --proxy "/up=http://user:p%40ss%20w@$base/"
+    local port
+    port=$(port_of tcp)
+    run timeout 10 "$TWC" client http -f "http://127.0.0.1:$port/up/secret"
+    [ "$status" -eq 0 ]
+    [ "$output" = "welcome" ]
 }
 
 @test "client http vs a python Basic-auth server: -L to another host drops URL credentials" {
