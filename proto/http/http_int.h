@@ -84,4 +84,7 @@ static inline bool twc__http_lc_eq(const uint8_t *a, const char *lit, size_t n)
     return true;
 }
 
+/* A hex digit's value (either case), or -1. */
+int twc__http_hexval(uint8_t c);
+
 #endif

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "proto/http/http_int.h"
 
 #define SHOWN_MAX 120 /* URL bytes quoted in an error message */
 
@@ -45,17 +46,6 @@ size_t twc_http_url_redact(const char *s, char *out, size_t outlen)
     return n + tail;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* RFC 3986 §3.2.1: userinfo = *( unreserved / pct-encoded / sub-delims / ":" ).
  * A raw '@' (or '/', '[', ...) is refused rather than guessed at. */
 static bool userinfo_char_ok(char c)
@@ -76,8 +66,8 @@ static const char *decode_part(const char *in, size_t len, char *out, size_t *o,
         if (!userinfo_char_ok(in[i]))
             return "has a character that must be percent-encoded";
         if (c == '%') {
-            int hi = i + 2 < len ? hex_digit(in[i + 1]) : -1;
-            int lo = i + 2 < len ? hex_digit(in[i + 2]) : -1;
+            int hi = i + 2 < len ? twc__http_hexval((uint8_t)in[i + 1]) : -1;
+            int lo = i + 2 < len ? twc__http_hexval((uint8_t)in[i + 2]) : -1;
 
             if (hi < 0 || lo < 0)
                 return "has a bad percent-encoding";

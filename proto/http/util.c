@@ -94,7 +94,7 @@ bool twc_http_list_has(const uint8_t *v, size_t len, const char *token)
 
 /* ---- Percent-decoding and paths (RFC 3986 §2.1, §5.2.4). ---- */
 
-static int hexval(uint8_t c)
+int twc__http_hexval(uint8_t c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -116,8 +116,8 @@ int twc_http_pct_decode(const char *s, size_t len, char *out, size_t *outlen, bo
 
             if (i + 2 >= len)
                 return TWC_EINVAL;
-            hi = hexval((uint8_t)s[i + 1]);
-            lo = hexval((uint8_t)s[i + 2]);
+            hi = twc__http_hexval((uint8_t)s[i + 1]);
+            lo = twc__http_hexval((uint8_t)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return TWC_EINVAL;
             c = (uint8_t)(hi * 16 + lo);
