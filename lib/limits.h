@@ -55,6 +55,9 @@
 #define TWC_DNS_CACHE_TTL_MAX 86400    /* longest time an answer is cached, seconds (as Unbound) */
 #define TWC_DNS_NEG_TTL_MAX 10800      /* longest negative caching, seconds (RFC 2308 §5) */
 #define TWC_DNS_XFR_TIMEOUT_MS 60000   /* a whole zone transfer (AXFR) as a secondary */
+#define TWC_DNS_XFR_MESSAGES_MAX (4 * 1024 * 1024) /* messages in one AXFR (one RR each at worst) */
+#define TWC_DNS_XFR_RECORDS_MAX (4 * 1024 * 1024 + 1) /* records in one AXFR: a zone plus its closing SOA */
+#define TWC_DNS_XFR_BYTES_MAX (1024 * 1024 * 1024) /* message bytes in one AXFR */
 #define TWC_DNS_SECONDARY_RETRY_S 60   /* retry after a failed first transfer (no SOA yet) */
 #define TWC_DNS_SECONDARY_REFRESH_MIN_S 1 /* floor for SOA refresh/retry timers */
 #define TWC_DNS_ZONE_ENTRY_MAX (128 * 1024) /* bytes in one zone-file entry, parentheses included */

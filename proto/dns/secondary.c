@@ -21,6 +21,7 @@
 
 #include "limits.h"
 #include "log.h"
+#include "proto/dns/axfr.h"
 #include "proto/dns/forward.h"
 #include "proto/framing/lenprefix.h"
 #include "protocol.h"
@@ -56,9 +57,8 @@ struct xfr {
     int refs;
     uint16_t id;
     twc_dns_zone *z; /* being built */
-    int have_soa;    /* the opening SOA arrived */
     int soa_phase;   /* asking the SOA first (a copy is held): no AXFR sent yet */
-    unsigned messages;
+    twc_dns_axfr_reader rd; /* checks the AXFR answer (set up when it is sent) */
 };
 
 static uint32_t get32(const uint8_t *p)
@@ -200,6 +200,7 @@ static void xfr_release(struct xfr *x)
     if (--x->refs > 0)
         return;
     twc_lenprefix_parser_cleanup(&x->lp);
+    twc_dns_axfr_reader_cleanup(&x->rd);
     twc_dns_zone_free(x->z);
     free(x);
 }
@@ -247,18 +248,16 @@ static uint16_t random_id(const twc_dns_secondary *s)
  * question, no RD) with a fresh ID. */
 static void send_query(struct xfr *x, uint16_t qtype)
 {
-    uint8_t buf[2 + TWC_DNS_UDP_MAX];
-    twc_dns_writer w;
+    uint8_t buf[TWC_DNS_XFR_QUERY_MAX];
     size_t n;
 
     x->id = random_id(x->s);
-    twc_dns_writer_init(&w, buf + 2, sizeof(buf) - 2, sizeof(buf) - 2);
-    twc_dns_write_header(&w, x->id, 0);
-    twc_dns_write_question(&w, &x->s->zone, qtype, TWC_DNS_CLASS_IN);
-    n = twc_dns_writer_finish(&w);
-    buf[0] = (uint8_t)(n >> 8);
-    buf[1] = (uint8_t)n;
-    twc_transport_write(x->proto.transport, buf, n + 2);
+    n = twc_dns_xfr_query_encode(buf, sizeof(buf), x->id, &x->s->zone, qtype);
+    if (qtype == TWC_DNS_AXFR) {
+        twc_dns_axfr_reader_cleanup(&x->rd);
+        twc_dns_axfr_reader_init(&x->rd, x->id, &x->s->zone, NULL);
+    }
+    twc_transport_write(x->proto.transport, buf, n);
 }
 
 static void xfr_connection_made(twc_protocol *p)
@@ -324,67 +323,22 @@ static void current(twc_dns_secondary *s)
     schedule(s, 1);
 }
 
-/* One message of the transfer. Returns 1 when the closing SOA arrived, 0 to
- * read on, or -1 with *why set. */
-static int xfr_message(struct xfr *x, const uint8_t *data, size_t len, const char **why)
+/* One message of the transfer, checked by the AXFR reader (RFC 5936 §2.2).
+ * Returns 1 when the closing SOA arrived, 0 to read on, or -1 with *err set. */
+static int xfr_message(struct xfr *x, const uint8_t *data, size_t len, twc_err *err)
 {
-    twc_dns_secondary *s = x->s;
-    twc_dns_msg m;
-    twc_err err;
-    size_t n;
-    const twc_dns_rr *rr;
-    int done = 0;
+    struct twc_dns_axfr_event ev;
+    size_t keep;
 
-    if (twc_dns_msg_parse(&m, data, len, &err) < 0) {
-        *why = "malformed message";
+    if (twc_dns_axfr_reader_message(&x->rd, data, len, &ev, err) < 0)
         return -1;
+    /* The copy holds the opening SOA, not the closing one. */
+    keep = ev.done ? ev.nrr - 1 : ev.nrr;
+    for (size_t i = 0; i < keep; i++) {
+        if (twc_dns_zone_add(x->z, &ev.rr[i], err) < 0)
+            return -1;
     }
-    /* RFC 5936 §2.2.1: every message has our ID; the question is echoed in
-     * the first one at least. */
-    if (m.id != x->id || !(m.flags & TWC_DNS_F_QR)) {
-        *why = "reply with another id";
-        goto fail;
-    }
-    if (twc_dns_msg_rcode(&m) != TWC_DNS_NOERROR) {
-        *why = twc_dns_msg_rcode(&m) == 9 /* NOTAUTH */ ? "primary is not authoritative"
-                                                        : "primary refused the transfer";
-        goto fail;
-    }
-    if (m.count[TWC_DNS_QD] > 1 ||
-        (m.count[TWC_DNS_QD] == 1 &&
-         (m.qd[0].qtype != TWC_DNS_AXFR || !twc_dns_name_equal(&m.qd[0].name, &s->zone)))) {
-        *why = "reply to another question";
-        goto fail;
-    }
-    if (x->messages++ == 0 && m.count[TWC_DNS_QD] != 1) {
-        *why = "first message without the question";
-        goto fail;
-    }
-    rr = twc_dns_msg_section(&m, TWC_DNS_AN, &n);
-    for (size_t i = 0; i < n; i++) {
-        int is_soa = rr[i].type == TWC_DNS_SOA && twc_dns_name_equal(&rr[i].name, &s->zone);
-
-        if (!x->have_soa) {
-            /* RFC 5936 §2.2: the transfer opens with the zone's SOA. */
-            if (!is_soa) {
-                *why = "transfer does not start with the zone's SOA";
-                goto fail;
-            }
-            x->have_soa = 1;
-        } else if (is_soa) {
-            done = 1; /* the closing SOA: anything after it is ignored */
-            break;
-        }
-        if (twc_dns_zone_add(x->z, &rr[i], &err) < 0) {
-            *why = err.code == TWC_ETOOBIG ? "zone too big" : "out of memory";
-            goto fail;
-        }
-    }
-    twc_dns_msg_cleanup(&m);
-    return done;
-fail:
-    twc_dns_msg_cleanup(&m);
-    return -1;
+    return ev.done;
 }
 
 static void xfr_data_received(twc_protocol *p, const uint8_t *data, size_t len)
@@ -396,6 +350,7 @@ static void xfr_data_received(twc_protocol *p, const uint8_t *data, size_t len)
         twc_dns_secondary *s = x->s;
         ssize_t n = twc_lenprefix_parser_feed(&x->lp, data, len, &ev);
         const char *why = NULL;
+        twc_err err;
         int rc;
 
         if (n < 0) {
@@ -420,13 +375,12 @@ static void xfr_data_received(twc_protocol *p, const uint8_t *data, size_t len)
             send_query(x, TWC_DNS_AXFR);
             continue;
         }
-        rc = xfr_message(x, ev.payload.p, ev.payload.len, &why);
+        rc = xfr_message(x, ev.payload.p, ev.payload.len, &err);
         if (rc < 0) {
-            xfr_failed(s, why);
+            xfr_failed(s, err.msg);
             return;
         }
         if (rc == 1) {
-            twc_err err;
             twc_dns_zone *z = x->z;
 
             x->z = NULL;
@@ -544,6 +498,7 @@ static void start_transfer(twc_dns_secondary *s)
     x->s = s;
     x->refs = 1;
     twc_lenprefix_parser_init(&x->lp, 2, &lim);
+    twc_dns_axfr_reader_init(&x->rd, 0, &s->zone, NULL);
     s->xfr = x;
     twc_timer_start(s->timeout, s->xfr_timeout_ms, 0);
     x->conn = twc_connector_new(s->r, &s->primary, s->xfr_timeout_ms, &x->factory, &err);
