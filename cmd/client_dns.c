@@ -1,7 +1,8 @@
 /*
  * twc client dns: a dig-like DNS lookup.
  *
- *   twc client dns [@SERVER[:PORT]] NAME [TYPE] [+tcp] [+short] [+time=S] [+tries=N] [--json]
+ *   twc client dns [@SERVER[:PORT]] {NAME [TYPE] | -x ADDR} [+tcp] [+short] [+time=S]
+ *                  [+tries=N] [--json]
  *
  * One query through the forwarder (proto/dns/forward.h) to one server: our
  * codec, a random ID and source port, TCP when the UDP answer is truncated
@@ -13,6 +14,13 @@
  * time and the server. +short prints the answer's rdata alone; --json one
  * object. Exit 0 when a reply came (whatever its rcode), 9 when none did
  * (dig's code), 64 for usage errors.
+ *
+ * TYPE AXFR is a zone transfer instead (RFC 5936): always over TCP, every
+ * message read until the closing SOA by proto/dns/axfr.h, each record
+ * printed as it comes, then dig's "XFR size" line. A refusal (REFUSED,
+ * NOTAUTH) prints "; Transfer failed." and exits 0, as dig 9.18 does.
+ * -x ADDR asks PTR for the reverse name of ADDR (RFC 1035 §3.5, RFC 3596
+ * §2.5), as dig -x.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -20,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -29,9 +38,13 @@
 #include "lib/buf.h"
 #include "lib/deferred.h"
 #include "lib/limits.h"
+#include "lib/protocol.h"
 #include "lib/resolvconf.h"
+#include "lib/stream.h"
 #include "proto/dns/dns.h"
+#include "proto/dns/axfr.h"
 #include "proto/dns/forward.h"
+#include "proto/dns/hosts.h"
 
 #define EXIT_NO_REPLY     9 /* dig: "no reply from server" */
 #define DEFAULT_TIMEOUT_S 5 /* dig +time */
@@ -43,11 +56,13 @@ int twc_client_dns(int argc, char **argv);
 
 static const struct twc_option dns_opts[] = {
     {"json", 0, TWC_OPT_FLAG, 0, NULL, NULL, NULL, 0, 0, "print the reply as one JSON object"},
+    {"reverse", 'x', TWC_OPT_STRING, 0, "ADDR", NULL, NULL, 0, 0,
+     "reverse lookup: ask the PTR record of an IPv4 or IPv6 address, as dig -x"},
 };
 
 const struct twc_optset twc_client_dns_set = {
     "client dns",
-    "[@SERVER[:PORT]] NAME [TYPE] [+tcp] [+short] [+time=S] [+tries=N] [--json]",
+    "[@SERVER[:PORT]] {NAME [TYPE] | -x ADDR} [+tcp] [+short] [+time=S] [+tries=N] [--json]",
     "look NAME up (type A by default) and print the reply as dig does",
     dns_opts,
     sizeof(dns_opts) / sizeof(dns_opts[0]),
@@ -56,6 +71,9 @@ const struct twc_optset twc_client_dns_set = {
     "Without @SERVER the first nameserver of $TWC_RESOLV_CONF, else\n"
     "/etc/resolv.conf, is asked. A truncated UDP reply is asked again over TCP.\n"
     "+time=S waits S seconds per try (default 5), +tries=N tries N times (3).\n"
+    "TYPE AXFR transfers the zone NAME over TCP and prints every record, the\n"
+    "SOA first and last; a refused transfer prints \"; Transfer failed.\".\n"
+    "-x ADDR asks the PTR record of ADDR's in-addr.arpa or ip6.arpa name.\n"
     "Exits 0 when a reply came, whatever its status; 9 when none did.",
 };
 
@@ -71,6 +89,8 @@ struct lookup {
     const char *name_arg;
     const char *type_arg;
     const char *server_arg;
+    int axfr;                                   /* TYPE AXFR: a zone transfer */
+    char reverse_name[TWC_DNS_NAME_TEXT_MAX];   /* -x: the name asked */
 };
 
 static double elapsed_ms(const struct timespec *a, const struct timespec *b)
@@ -150,6 +170,28 @@ static int rr_format(const twc_dns_rr *rr, struct rr_text *t)
     return 0;
 }
 
+/* One record in zone-file form, as dig prints it. */
+static void print_rr(const twc_dns_rr *rr)
+{
+    struct rr_text t;
+
+    if (rr_format(rr, &t) < 0)
+        return;
+    printf("%s\t%u\t%s\t%s\t%s\n", t.name, (unsigned)rr->ttl, t.cls, t.type, t.data);
+    free(t.data);
+}
+
+/* Its rdata alone (+short). */
+static void print_rdata(const twc_dns_rr *rr)
+{
+    struct rr_text t;
+
+    if (rr_format(rr, &t) < 0)
+        return;
+    printf("%s\n", t.data);
+    free(t.data);
+}
+
 static void print_section(const twc_dns_msg *m, enum twc_dns_section s, const char *title)
 {
     size_t n;
@@ -158,30 +200,45 @@ static void print_section(const twc_dns_msg *m, enum twc_dns_section s, const ch
     if (n == 0)
         return;
     printf(";; %s SECTION:\n", title);
-    for (size_t i = 0; i < n; i++) {
-        struct rr_text t;
-
-        if (rr_format(&rr[i], &t) < 0)
-            continue;
-        printf("%s\t%u\t%s\t%s\t%s\n", t.name, (unsigned)rr[i].ttl, t.cls, t.type, t.data);
-        free(t.data);
-    }
+    for (size_t i = 0; i < n; i++)
+        print_rr(&rr[i]);
     printf("\n");
+}
+
+/* dig's first line: what was asked, and of whom. */
+static void print_banner(const struct lookup *l)
+{
+    char type[16];
+
+    printf("\n; <<>> twc client dns <<>> %s%s %s %s\n", l->server_arg != NULL ? "@" : "",
+           l->server_arg != NULL ? l->server_arg : "", l->name_arg,
+           twc_dns_type_name(l->q.qtype, type, sizeof(type)));
+}
+
+/* dig's closing lines after the sections: time, server, date. */
+static void print_trailer(const twc_addr *server, int tcp, double ms)
+{
+    char host[TWC_ADDR_STRLEN], when[64];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    twc_addr_host(server, host, sizeof(host));
+    printf(";; Query time: %.0f msec\n", ms);
+    printf(";; SERVER: %s#%u(%s) (%s)\n", host, (unsigned)twc_addr_port(server), host,
+           tcp ? "TCP" : "UDP");
+    localtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Z %Y", &tm);
+    printf(";; WHEN: %s\n", when);
 }
 
 static void print_dig(const struct lookup *l, const twc_dns_msg *m, const twc_dns_forward_reply *rp,
                       double ms)
 {
-    char flags[64], name[TWC_DNS_NAME_TEXT_MAX], type[16], cls[16], host[TWC_ADDR_STRLEN];
-    char when[64];
-    time_t now = time(NULL);
-    struct tm tm;
+    char flags[64], name[TWC_DNS_NAME_TEXT_MAX], type[16], cls[16];
     unsigned rcode = twc_dns_msg_rcode(m);
 
     flags_text(m->flags, flags, sizeof(flags));
-    printf("\n; <<>> twc client dns <<>> %s%s %s %s\n", l->server_arg != NULL ? "@" : "",
-           l->server_arg != NULL ? l->server_arg : "", l->name_arg,
-           twc_dns_type_name(l->q.qtype, type, sizeof(type)));
+    print_banner(l);
     printf(";; Got answer:\n");
     printf(";; ->>HEADER<<- opcode: %s, status: %s, id: %u\n",
            opcode_name(TWC_DNS_OPCODE(m->flags)), twc_dns_rcode_name(rcode), (unsigned)m->id);
@@ -205,13 +262,7 @@ static void print_dig(const struct lookup *l, const twc_dns_msg *m, const twc_dn
     print_section(m, TWC_DNS_AN, "ANSWER");
     print_section(m, TWC_DNS_NS_SECT, "AUTHORITY");
     print_section(m, TWC_DNS_AR, "ADDITIONAL");
-    twc_addr_host(&rp->server, host, sizeof(host));
-    printf(";; Query time: %.0f msec\n", ms);
-    printf(";; SERVER: %s#%u(%s) (%s)\n", host, (unsigned)twc_addr_port(&rp->server), host,
-           rp->tcp ? "TCP" : "UDP");
-    localtime_r(&now, &tm);
-    strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Z %Y", &tm);
-    printf(";; WHEN: %s\n", when);
+    print_trailer(&rp->server, rp->tcp, ms);
     printf(";; MSG SIZE  rcvd: %zu\n\n", rp->len);
 }
 
@@ -220,14 +271,28 @@ static void print_short(const twc_dns_msg *m)
     size_t n;
     const twc_dns_rr *rr = twc_dns_msg_section(m, TWC_DNS_AN, &n);
 
-    for (size_t i = 0; i < n; i++) {
-        struct rr_text t;
+    for (size_t i = 0; i < n; i++)
+        print_rdata(&rr[i]);
+}
 
-        if (rr_format(&rr[i], &t) < 0)
-            continue;
-        printf("%s\n", t.data);
-        free(t.data);
+/* Append rr to the JSON array a as {"name","ttl","class","type","data"}. */
+static void json_add_rr(cJSON *a, const twc_dns_rr *rr)
+{
+    struct rr_text t;
+    cJSON *o;
+
+    if (a == NULL || rr_format(rr, &t) < 0)
+        return;
+    o = cJSON_CreateObject();
+    if (o != NULL) {
+        cJSON_AddStringToObject(o, "name", t.name);
+        cJSON_AddNumberToObject(o, "ttl", rr->ttl);
+        cJSON_AddStringToObject(o, "class", t.cls);
+        cJSON_AddStringToObject(o, "type", t.type);
+        cJSON_AddStringToObject(o, "data", t.data);
+        cJSON_AddItemToArray(a, o);
     }
+    free(t.data);
 }
 
 static cJSON *json_section(const twc_dns_msg *m, enum twc_dns_section s)
@@ -236,30 +301,28 @@ static cJSON *json_section(const twc_dns_msg *m, enum twc_dns_section s)
     const twc_dns_rr *rr = twc_dns_msg_section(m, s, &n);
     cJSON *a = cJSON_CreateArray();
 
-    for (size_t i = 0; a != NULL && i < n; i++) {
-        struct rr_text t;
-        cJSON *o;
-
-        if (rr_format(&rr[i], &t) < 0)
-            continue;
-        o = cJSON_CreateObject();
-        if (o != NULL) {
-            cJSON_AddStringToObject(o, "name", t.name);
-            cJSON_AddNumberToObject(o, "ttl", rr[i].ttl);
-            cJSON_AddStringToObject(o, "class", t.cls);
-            cJSON_AddStringToObject(o, "type", t.type);
-            cJSON_AddStringToObject(o, "data", t.data);
-            cJSON_AddItemToArray(a, o);
-        }
-        free(t.data);
-    }
+    for (size_t i = 0; a != NULL && i < n; i++)
+        json_add_rr(a, &rr[i]);
     return a;
+}
+
+/* Print o on one line and free it. */
+static int json_print(cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+
+    cJSON_Delete(o);
+    if (s == NULL)
+        return TWC_ENOMEM;
+    printf("%s\n", s);
+    cJSON_free(s);
+    return 0;
 }
 
 static int print_json(const twc_dns_msg *m, const twc_dns_forward_reply *rp, double ms)
 {
     cJSON *o = cJSON_CreateObject(), *flags, *qs;
-    char buf[64], name[TWC_DNS_NAME_TEXT_MAX], host[TWC_ADDR_STRLEN], *s;
+    char buf[64], name[TWC_DNS_NAME_TEXT_MAX], host[TWC_ADDR_STRLEN];
     unsigned rcode = twc_dns_msg_rcode(m);
 
     if (o == NULL)
@@ -309,13 +372,7 @@ static int print_json(const twc_dns_msg *m, const twc_dns_forward_reply *rp, dou
     cJSON_AddStringToObject(o, "protocol", rp->tcp ? "tcp" : "udp");
     cJSON_AddNumberToObject(o, "query_time_ms", ms);
     cJSON_AddNumberToObject(o, "size", (double)rp->len);
-    s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (s == NULL)
-        return TWC_ENOMEM;
-    printf("%s\n", s);
-    cJSON_free(s);
-    return 0;
+    return json_print(o);
 }
 
 /* ---- Arguments ---------------------------------------------------------------- */
@@ -345,8 +402,47 @@ static int parse_server(const char *s, twc_addr *out, twc_err *err)
     return twc_client_resolve(host, (uint16_t)port, SOCK_DGRAM, out, err);
 }
 
+/* NAME [TYPE], or with -x ADDR just [TYPE]: the reverse name (RFC 1035 §3.5,
+ * RFC 3596 §2.5) asked for PTR, as dig -x. */
+static int parse_question(struct lookup *l, const char *const *pos, int npos, twc_err *err)
+{
+    const char *addr = twc_opts_str(&l->app.opts, "reverse");
+    int reverse = twc_opts_given(&l->app.opts, "reverse");
+
+    l->q.qtype = reverse ? TWC_DNS_PTR : TWC_DNS_A;
+    l->q.qclass = TWC_DNS_CLASS_IN;
+    if (reverse) {
+        if (npos > 1)
+            return twc_err_set(err, TWC_EINVAL, "unexpected argument '%s' after -x", pos[1]);
+        l->type_arg = npos > 0 ? pos[0] : NULL;
+        if (twc_dns_reverse_name_text(&l->q.name, addr, strlen(addr)) < 0)
+            return twc_err_set(err, TWC_EINVAL, "-x: '%s' is not an IPv4 or IPv6 address", addr);
+        twc_dns_name_format(&l->q.name, l->reverse_name, sizeof(l->reverse_name));
+        l->name_arg = l->reverse_name;
+    } else {
+        if (npos == 0)
+            return twc_err_set(err, TWC_EINVAL, "expected a NAME");
+        l->name_arg = pos[0];
+        l->type_arg = npos > 1 ? pos[1] : NULL;
+        /* Every name is absolute here: dig does not apply search lists either. */
+        if (twc_dns_name_parse(&l->q.name, l->name_arg, strlen(l->name_arg), NULL, err) < 0)
+            return TWC_EINVAL;
+    }
+    if (l->type_arg != NULL &&
+        twc_dns_type_parse(l->type_arg, strlen(l->type_arg), &l->q.qtype) < 0)
+        return twc_err_set(err, TWC_EINVAL, "'%s' is not a record type", l->type_arg);
+    /* AXFR has its own exchange over TCP (RFC 5936 §4.2); IXFR is not done. */
+    l->axfr = l->q.qtype == TWC_DNS_AXFR;
+    if (l->q.qtype == TWC_DNS_IXFR || l->q.qtype == TWC_DNS_OPT)
+        return twc_err_set(err, TWC_EINVAL, "type %s cannot be asked with a plain query",
+                           l->type_arg);
+    return 0;
+}
+
 static int parse_args(struct lookup *l, twc_err *err)
 {
+    const char *pos[2];
+    int npos = 0;
     uint64_t v;
 
     for (int i = 0; i < l->app.args.n; i++) {
@@ -372,28 +468,13 @@ static int parse_args(struct lookup *l, twc_err *err)
             l->tries = (unsigned)v;
         } else if (a[0] == '+') {
             return twc_err_set(err, TWC_EINVAL, "unknown query option '%s'", a);
-        } else if (l->name_arg == NULL) {
-            l->name_arg = a;
-        } else if (l->type_arg == NULL) {
-            l->type_arg = a;
+        } else if (npos < 2) {
+            pos[npos++] = a;
         } else {
             return twc_err_set(err, TWC_EINVAL, "unexpected argument '%s'", a);
         }
     }
-    if (l->name_arg == NULL)
-        return twc_err_set(err, TWC_EINVAL, "expected a NAME");
-    /* Every name is absolute here: dig does not apply search lists either. */
-    if (twc_dns_name_parse(&l->q.name, l->name_arg, strlen(l->name_arg), NULL, err) < 0)
-        return TWC_EINVAL;
-    l->q.qtype = TWC_DNS_A;
-    l->q.qclass = TWC_DNS_CLASS_IN;
-    if (l->type_arg != NULL &&
-        twc_dns_type_parse(l->type_arg, strlen(l->type_arg), &l->q.qtype) < 0)
-        return twc_err_set(err, TWC_EINVAL, "'%s' is not a record type", l->type_arg);
-    if (l->q.qtype == TWC_DNS_AXFR || l->q.qtype == TWC_DNS_IXFR || l->q.qtype == TWC_DNS_OPT)
-        return twc_err_set(err, TWC_EINVAL, "type %s cannot be asked with a plain query",
-                           l->type_arg);
-    return 0;
+    return parse_question(l, pos, npos, err);
 }
 
 /* The server: @SERVER, else the first nameserver of the resolv.conf in use. */
@@ -438,22 +519,376 @@ static void on_reply(void *arg, twc_result *r)
     }
 }
 
-int twc_client_dns(int argc, char **argv)
+/* One query through the forwarder; returns the exit code. */
+static int run_query(struct lookup *l)
 {
-    struct lookup l;
     struct twc_resolv_conf rc;
     struct twc_dns_forward_opts fo;
     struct outcome o;
     struct timespec t0, t1;
-    twc_dns_forwarder *f = NULL;
+    twc_dns_forwarder *f;
     twc_deferred *d;
     twc_dns_msg m;
     twc_err err;
     char where[TWC_ADDR_STRLEN];
+    int rc_code = -1;
+
+    memset(&o, 0, sizeof(o));
+    twc_resolv_conf_init(&rc);
+    rc.servers[0] = l->server;
+    rc.nservers = 1;
+    memset(&fo, 0, sizeof(fo));
+    fo.timeout_ms = l->timeout_ms;
+    fo.attempts = l->tries;
+    fo.tcp = l->tcp;
+    f = twc_dns_forwarder_new(l->app.reactor, &rc, &fo, &err);
+    if (f == NULL)
+        return twc_fail_err(l->app.name, &err, 1);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* RD, as dig; EDNS with our payload size, as dig (which says 1232 too). */
+    d = twc_dns_forward_query(f, &l->q, TWC_DNS_F_RD, 1, 0);
+    twc_deferred_add_both(d, on_reply, &o);
+    twc_deferred_unref(d);
+    while (!o.fired && twc_reactor_run_once(l->app.reactor, -1) > 0)
+        ;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    twc_addr_format(&l->server, where, sizeof(where));
+    if (o.reply == NULL) {
+        /* dig: ";; connection timed out; no servers could be reached", exit 9. */
+        rc_code = twc_fail(l->app.name, EXIT_NO_REPLY, "no reply from %s: %s", where,
+                           o.fired ? o.err.msg : "nothing to wait for");
+        goto out;
+    }
+    if (twc_dns_msg_parse(&m, o.reply->data, o.reply->len, &err) < 0) {
+        rc_code =
+            twc_fail(l->app.name, EXIT_NO_REPLY, "malformed reply from %s: %s", where, err.msg);
+        goto out;
+    }
+    if (l->json)
+        rc_code = print_json(&m, o.reply, elapsed_ms(&t0, &t1)) < 0 ? TWC_EXIT_SOFTWARE : -1;
+    else if (l->short_form)
+        print_short(&m);
+    else
+        print_dig(l, &m, o.reply, elapsed_ms(&t0, &t1));
+    twc_dns_msg_cleanup(&m);
+out:
+    twc_dns_forward_reply_free(o.reply);
+    twc_dns_forwarder_free(f);
+    return rc_code;
+}
+
+/* ---- Zone transfer (AXFR) --------------------------------------------------------- */
+
+/*
+ * One AXFR over its own TCP connection (RFC 5936 §4.2: never UDP), read by
+ * the shared reader (proto/dns/axfr.h) until the closing SOA. Records are
+ * printed as they arrive, as dig does. The session is on the heap and
+ * counted like the secondary's transfer: one reference for the command, one
+ * for the connector (dropped by the factory's stop), one for the connection
+ * (dropped by client_connection_lost), so the loop may deliver those late.
+ */
+struct xfer {
+    twc_factory factory;
+    twc_protocol proto;
+    const struct lookup *l;
+    twc_connector *conn;
+    twc_timer *idle;     /* +time: the longest silence from the server */
+    twc_timer *deadline; /* TWC_DNS_XFR_TIMEOUT_MS: the whole transfer */
+    twc_dns_axfr_reader rd;
+    cJSON *answer; /* --json: the records so far */
+    int refs;
+    int ended;     /* the connection closed, or was never made */
+    int banner;    /* the dig banner is out */
+    twc_err err;   /* why the transfer failed; code 0: it did not */
+};
+
+static void xfer_release(struct xfer *x)
+{
+    if (--x->refs > 0)
+        return;
+    twc_timer_free(x->idle);
+    twc_timer_free(x->deadline);
+    twc_dns_axfr_reader_cleanup(&x->rd);
+    cJSON_Delete(x->answer);
+    free(x);
+}
+
+/* Stop reading: the transfer is complete or failed (first reason kept). */
+static void xfer_stop(struct xfer *x, const twc_err *why)
+{
+    if (why != NULL && x->err.code == 0)
+        x->err = *why;
+    twc_timer_stop(x->idle);
+    twc_timer_stop(x->deadline);
+    if (x->proto.transport != NULL)
+        twc_transport_lose_connection(x->proto.transport);
+    else if (x->conn != NULL)
+        twc_connector_stop(x->conn); /* connection_failed follows from the loop */
+}
+
+static void xfer_records(struct xfer *x, const struct twc_dns_axfr_event *ev)
+{
+    if (!x->l->json && !x->l->short_form && !x->banner) {
+        print_banner(x->l);
+        x->banner = 1;
+    }
+    for (size_t i = 0; i < ev->nrr; i++) {
+        if (x->l->json)
+            json_add_rr(x->answer, &ev->rr[i]);
+        else if (x->l->short_form)
+            print_rdata(&ev->rr[i]);
+        else
+            print_rr(&ev->rr[i]);
+    }
+}
+
+static void xfer_connection_made(twc_protocol *p)
+{
+    struct xfer *x = container_of(p, struct xfer, proto);
+    uint8_t q[TWC_DNS_XFR_QUERY_MAX];
+    size_t n = twc_dns_xfr_query_encode(q, sizeof(q), x->rd.id, &x->l->q.name, TWC_DNS_AXFR);
+
+    twc_transport_write(p->transport, q, n);
+}
+
+static void xfer_data_received(twc_protocol *p, const uint8_t *data, size_t len)
+{
+    struct xfer *x = container_of(p, struct xfer, proto);
+
+    if (x->err.code == 0 && !twc_dns_axfr_reader_done(&x->rd))
+        twc_timer_start(x->idle, x->l->timeout_ms, 0);
+    while (len > 0 && x->err.code == 0 && !twc_dns_axfr_reader_done(&x->rd)) {
+        struct twc_dns_axfr_event ev;
+        twc_err err;
+        ssize_t n = twc_dns_axfr_reader_feed(&x->rd, data, len, &ev, &err);
+
+        if (n < 0) {
+            xfer_stop(x, &err);
+            return;
+        }
+        data += n;
+        len -= (size_t)n;
+        if (ev.type == TWC_DNS_AXFR_EV_MESSAGE)
+            xfer_records(x, &ev);
+        if (ev.done)
+            xfer_stop(x, NULL);
+    }
+}
+
+static void xfer_connection_lost(twc_protocol *p, const twc_err *why)
+{
+    struct xfer *x = container_of(p, struct xfer, proto);
+    twc_err e;
+
+    if (!twc_dns_axfr_reader_done(&x->rd)) {
+        twc_err_set(&e, TWC_ECLOSED, "connection closed before the closing SOA%s%s",
+                    why != NULL && why->code != 0 ? ": " : "",
+                    why != NULL && why->code != 0 ? why->msg : "");
+        xfer_stop(x, &e);
+    }
+    x->ended = 1;
+}
+
+static const struct twc_protocol_ops xfer_ops = {
+    .name = "dns-axfr-client",
+    .connection_made = xfer_connection_made,
+    .data_received = xfer_data_received,
+    .connection_lost = xfer_connection_lost,
+};
+
+static twc_protocol *xfer_build(twc_factory *f, const twc_addr *peer)
+{
+    struct xfer *x = container_of(f, struct xfer, factory);
+
+    (void)peer;
+    if (x->err.code != 0)
+        return NULL;
+    x->refs++;
+    x->proto.ops = &xfer_ops;
+    return &x->proto;
+}
+
+static void xfer_connection_failed(twc_factory *f, const twc_err *why)
+{
+    struct xfer *x = container_of(f, struct xfer, factory);
+
+    xfer_stop(x, why);
+    x->ended = 1;
+}
+
+static void xfer_client_connection_lost(twc_factory *f, const twc_err *why)
+{
+    (void)why;
+    xfer_release(container_of(f, struct xfer, factory));
+}
+
+static void xfer_factory_stop(twc_factory *f)
+{
+    xfer_release(container_of(f, struct xfer, factory));
+}
+
+static const struct twc_factory_ops xfer_factory_ops = {
+    .build = xfer_build,
+    .connection_failed = xfer_connection_failed,
+    .client_connection_lost = xfer_client_connection_lost,
+    .stop = xfer_factory_stop,
+};
+
+static void on_xfer_timeout(twc_timer *t, void *arg)
+{
+    struct xfer *x = arg;
+    twc_err e;
+
+    twc_err_set(&e, TWC_ETIMEDOUT, "%s after %u ms",
+                t == x->idle ? "no data from the server" : "transfer not complete",
+                t == x->idle ? x->l->timeout_ms : (unsigned)TWC_DNS_XFR_TIMEOUT_MS);
+    xfer_stop(x, &e);
+}
+
+/* A random query ID (RFC 5452 spirit, as the forwarder's). */
+static uint16_t xfer_id(void)
+{
+    uint8_t id[2] = {0, 0};
+
+    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id))
+        id[0] = (uint8_t)time(NULL);
+    return (uint16_t)(id[0] << 8 | id[1]);
+}
+
+static struct xfer *xfer_new(const struct lookup *l)
+{
+    struct xfer *x = calloc(1, sizeof(*x));
+
+    if (x == NULL)
+        return NULL;
+    x->refs = 1;
+    x->l = l;
+    x->factory.ops = &xfer_factory_ops;
+    twc_dns_axfr_reader_init(&x->rd, xfer_id(), &l->q.name, NULL);
+    x->idle = twc_timer_new(l->app.reactor, on_xfer_timeout, x);
+    x->deadline = twc_timer_new(l->app.reactor, on_xfer_timeout, x);
+    x->answer = l->json ? cJSON_CreateArray() : NULL;
+    if (x->idle == NULL || x->deadline == NULL || (l->json && x->answer == NULL)) {
+        xfer_release(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* --json: one object, as for a query, with the transfer's records as "answer". */
+static int xfer_json(struct xfer *x, const char *status, unsigned rcode, double ms)
+{
+    const struct twc_dns_axfr_stats *st = twc_dns_axfr_reader_stats(&x->rd);
+    cJSON *o = cJSON_CreateObject(), *qs, *q;
+    char host[TWC_ADDR_STRLEN], name[TWC_DNS_NAME_TEXT_MAX];
+
+    if (o == NULL)
+        return TWC_ENOMEM;
+    cJSON_AddStringToObject(o, "status", status);
+    cJSON_AddNumberToObject(o, "rcode", rcode);
+    qs = cJSON_AddArrayToObject(o, "question");
+    q = cJSON_CreateObject();
+    if (qs != NULL && q != NULL) {
+        if (twc_dns_name_format(&x->l->q.name, name, sizeof(name)) < 0)
+            snprintf(name, sizeof(name), "?");
+        cJSON_AddStringToObject(q, "name", name);
+        cJSON_AddStringToObject(q, "type", "AXFR");
+        cJSON_AddStringToObject(q, "class", "IN");
+        cJSON_AddItemToArray(qs, q);
+    } else {
+        cJSON_Delete(q);
+    }
+    cJSON_AddItemToObject(o, "answer", x->answer);
+    x->answer = NULL;
+    twc_addr_host(&x->l->server, host, sizeof(host));
+    cJSON_AddStringToObject(o, "server", host);
+    cJSON_AddNumberToObject(o, "port", twc_addr_port(&x->l->server));
+    cJSON_AddStringToObject(o, "protocol", "tcp");
+    cJSON_AddNumberToObject(o, "query_time_ms", ms);
+    cJSON_AddNumberToObject(o, "messages", (double)st->messages);
+    cJSON_AddNumberToObject(o, "records", (double)st->records);
+    cJSON_AddNumberToObject(o, "size", (double)st->bytes);
+    return json_print(o);
+}
+
+/* The transfer ended; print what dig prints after the records. Returns the
+ * exit code. */
+static int xfer_report(struct xfer *x, double ms)
+{
+    const struct lookup *l = x->l;
+    const struct twc_dns_axfr_stats *st = twc_dns_axfr_reader_stats(&x->rd);
+    unsigned rcode = twc_dns_axfr_reader_rcode(&x->rd);
+    char where[TWC_ADDR_STRLEN];
+
+    if (rcode != TWC_DNS_NOERROR) {
+        /* An answer, but no transfer (REFUSED, NOTAUTH): dig prints this on
+         * stdout and exits 0, whatever the format. */
+        if (l->json)
+            return xfer_json(x, twc_dns_rcode_name(rcode), rcode, ms) < 0 ? TWC_EXIT_SOFTWARE
+                                                                          : -1;
+        if (!l->short_form && !x->banner)
+            print_banner(l);
+        printf("; Transfer failed.\n");
+        return -1;
+    }
+    if (x->err.code != 0) {
+        twc_addr_format(&l->server, where, sizeof(where));
+        if (x->err.code == TWC_ETOOBIG || x->err.code == TWC_ENOMEM)
+            return twc_fail(l->app.name, TWC_EXIT_FAILURE, "transfer from %s: %s", where,
+                            x->err.msg);
+        /* No (complete) reply: dig's code. */
+        return twc_fail(l->app.name, EXIT_NO_REPLY, "transfer from %s failed: %s", where,
+                        x->err.msg);
+    }
+    if (l->json)
+        return xfer_json(x, "NOERROR", 0, ms) < 0 ? TWC_EXIT_SOFTWARE : -1;
+    if (l->short_form)
+        return -1;
+    print_trailer(&l->server, 1, ms);
+    printf(";; XFR size: %zu records (messages %zu, bytes %zu)\n\n", st->records, st->messages,
+           st->bytes);
+    return -1;
+}
+
+/* TYPE AXFR: returns the exit code. */
+static int run_axfr(struct lookup *l)
+{
+    struct timespec t0, t1;
+    struct xfer *x = xfer_new(l);
+    twc_err err;
+    int rc_code;
+
+    if (x == NULL)
+        return twc_fail(l->app.name, TWC_EXIT_FAILURE, "out of memory");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    twc_timer_start(x->idle, l->timeout_ms, 0);
+    twc_timer_start(x->deadline, TWC_DNS_XFR_TIMEOUT_MS, 0);
+    x->conn = twc_connector_new(l->app.reactor, &l->server, l->timeout_ms, &x->factory, &err);
+    if (x->conn == NULL) {
+        xfer_release(x);
+        return twc_fail(l->app.name, EXIT_NO_REPLY, "%s", err.msg);
+    }
+    x->refs++; /* the connector's, dropped by the factory's stop */
+    while (!x->ended && twc_reactor_run_once(l->app.reactor, -1) > 0)
+        ;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    twc_connector_free(x->conn);
+    x->conn = NULL;
+    rc_code = xfer_report(x, elapsed_ms(&t0, &t1));
+    /* Let the loop deliver the last release (connection or connector). */
+    while (x->refs > 1 && twc_reactor_run_once(l->app.reactor, -1) > 0)
+        ;
+    xfer_release(x);
+    return rc_code;
+}
+
+int twc_client_dns(int argc, char **argv)
+{
+    struct lookup l;
+    twc_err err;
     int rc_code;
 
     memset(&l, 0, sizeof(l));
-    memset(&o, 0, sizeof(o));
     l.app.log_system = "client";
     l.timeout_ms = DEFAULT_TIMEOUT_S * 1000u;
     l.tries = DEFAULT_TRIES;
@@ -480,52 +915,12 @@ int twc_client_dns(int argc, char **argv)
     rc_code = twc_app_start(&l.app);
     if (rc_code >= 0)
         goto out;
-    twc_resolv_conf_init(&rc);
-    rc.servers[0] = l.server;
-    rc.nservers = 1;
-    memset(&fo, 0, sizeof(fo));
-    fo.timeout_ms = l.timeout_ms;
-    fo.attempts = l.tries;
-    fo.tcp = l.tcp;
-    f = twc_dns_forwarder_new(l.app.reactor, &rc, &fo, &err);
-    if (f == NULL) {
-        rc_code = twc_fail_err(l.app.name, &err, 1);
-        goto out;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    /* RD, as dig; EDNS with our payload size, as dig (which says 1232 too). */
-    d = twc_dns_forward_query(f, &l.q, TWC_DNS_F_RD, 1, 0);
-    twc_deferred_add_both(d, on_reply, &o);
-    twc_deferred_unref(d);
-    while (!o.fired && twc_reactor_run_once(l.app.reactor, -1) > 0)
-        ;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    twc_addr_format(&l.server, where, sizeof(where));
-    if (o.reply == NULL) {
-        /* dig: ";; connection timed out; no servers could be reached", exit 9. */
-        rc_code = twc_fail(l.app.name, EXIT_NO_REPLY, "no reply from %s: %s", where,
-                           o.fired ? o.err.msg : "nothing to wait for");
-        goto out;
-    }
-    if (twc_dns_msg_parse(&m, o.reply->data, o.reply->len, &err) < 0) {
-        rc_code =
-            twc_fail(l.app.name, EXIT_NO_REPLY, "malformed reply from %s: %s", where, err.msg);
-        goto out;
-    }
-    if (l.json)
-        rc_code = print_json(&m, o.reply, elapsed_ms(&t0, &t1)) < 0 ? TWC_EXIT_SOFTWARE : 0;
-    else if (l.short_form)
-        print_short(&m);
-    else
-        print_dig(&l, &m, o.reply, elapsed_ms(&t0, &t1));
-    twc_dns_msg_cleanup(&m);
+    rc_code = l.axfr ? run_axfr(&l) : run_query(&l);
     if (fflush(stdout) != 0)
         rc_code = TWC_EXIT_FAILURE;
     else if (rc_code < 0)
         rc_code = TWC_EXIT_OK;
 out:
-    twc_dns_forward_reply_free(o.reply);
-    twc_dns_forwarder_free(f);
     twc_app_cleanup(&l.app);
     return rc_code;
 }

@@ -26,7 +26,7 @@ _twc_opts_of() {
     'client udp') echo '--quit-after -q --help -h' ;;
     'client unix') echo '--timeout -w --help -h' ;;
     'client wait') echo '--timeout -t --help -h' ;;
-    'client dns') echo '--json --help -h' ;;
+    'client dns') echo '--json --reverse -x --help -h' ;;
     'client http') echo '--request -X --header -H --data -d --data-binary --output -o --include -i --head -I --location -L --max-redirs --fail -f --insecure -k --cacert --max-time -m --connect-timeout --silent -s --help -h' ;;
     dns) echo '--port -p --interface -i --hosts-file --bindzone --record --cache -c --recursive -r --resolv-conf --secondary --verbose -v --help -h' ;;
     echo) echo '--port -p --listen --help -h' ;;
@@ -47,6 +47,7 @@ _twc_kind() {
     'client udp|--quit-after' | 'client udp|-q') echo 'any' ;;
     'client unix|--timeout' | 'client unix|-w') echo 'any' ;;
     'client wait|--timeout' | 'client wait|-t') echo 'any' ;;
+    'client dns|--reverse' | 'client dns|-x') echo 'any' ;;
     'client http|--request' | 'client http|-X') echo 'any' ;;
     'client http|--header' | 'client http|-H') echo 'any' ;;
     'client http|--data' | 'client http|-d') echo 'any' ;;

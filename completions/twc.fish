@@ -46,6 +46,7 @@ complete -c twc -n "__fish_seen_subcommand_from client; and __fish_seen_subcomma
 complete -c twc -n "__fish_seen_subcommand_from client; and __fish_seen_subcommand_from unix" -s w -l timeout -x -d 'give up connecting after SECONDS'
 complete -c twc -n "__fish_seen_subcommand_from client; and __fish_seen_subcommand_from wait" -s t -l timeout -x -d 'exit 69 if the endpoints do not all accept within SECONDS'
 complete -c twc -n "__fish_seen_subcommand_from client; and __fish_seen_subcommand_from dns" -l json -d 'print the reply as one JSON object'
+complete -c twc -n "__fish_seen_subcommand_from client; and __fish_seen_subcommand_from dns" -s x -l reverse -x -d 'reverse lookup: ask the PTR record of an IPv4 or IPv6 address, as dig -x'
 complete -c twc -n "__fish_seen_subcommand_from client; and __fish_seen_subcommand_from http" -s X -l request -x -d 'use METHOD instead of GET (POST with -d)'
 complete -c twc -n "__fish_seen_subcommand_from client; and __fish_seen_subcommand_from http" -s H -l header -x -d 'add a request header (replaces ours of the same name)'
 complete -c twc -n "__fish_seen_subcommand_from client; and __fish_seen_subcommand_from http" -s d -l data -x -d 'POST DATA (or FILE\'s bytes without CR/LF; @- is stdin); several are joined with &'

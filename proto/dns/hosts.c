@@ -73,6 +73,14 @@ static size_t parse_address(const char *p, size_t n, uint8_t *out)
     return inet_pton(AF_INET6, tmp, out) == 1 ? 16 : 0;
 }
 
+int twc_dns_reverse_name_text(twc_dns_name *out, const char *addr, size_t len)
+{
+    uint8_t bin[16];
+    size_t n = parse_address(addr, len, bin);
+
+    return n == 0 ? TWC_EINVAL : twc_dns_reverse_name(out, bin, n);
+}
+
 static int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';

@@ -32,5 +32,9 @@ int twc_dns_hosts_load(twc_dns_zone *z, const char *path, uint32_t ttl, twc_err 
 /* The reverse name of an address (4 or 16 bytes): "4.3.2.1.in-addr.arpa." or
  * the 32 nibbles of ip6.arpa. Returns 0 or TWC_EINVAL for another length. */
 int twc_dns_reverse_name(twc_dns_name *out, const uint8_t *addr, size_t len);
+/* The same for an address in text form, addr[0..len) (borrowed): dotted-quad
+ * IPv4 or IPv6 (a "%zone" suffix is ignored), as `dig -x`. Returns 0 or
+ * TWC_EINVAL when it is not an address. */
+int twc_dns_reverse_name_text(twc_dns_name *out, const char *addr, size_t len);
 
 #endif

@@ -194,3 +194,139 @@ stop_silent() {
     [ "$short" = "192.0.2.10" ]
     echo "$json" | jq -e '.answer == [{"name":"host.example.test.","ttl":120,"class":"IN","type":"AAAA","data":"2001:db8::10"}]'
 }
+
+# A server for the zone of tests/data/dns/server-test.zone; sets PORT.
+start_zone() {
+    start_server zone dns -p 0 -i 127.0.0.1 --bindzone "$TWC_SRCDIR/tests/data/dns/server-test.zone"
+    PORT=$(server_port zone tcp)
+    [ -n "$PORT" ]
+}
+
+# The records of a dig-style AXFR listing, one per line, fields single-spaced;
+# RFC 3597 hex is case-insensitive, so it is lowered.
+axfr_records() {
+    grep -vE '^(;|$)' | tr -s '\t ' '  ' | sed 's/\\# \([0-9]*\) \([0-9A-Fa-f]*\)$/\\# \1 \L\2/'
+}
+
+@test "client dns AXFR: the same records as dig, SOA first and last" {
+    require dig
+    start_zone
+    run "$TWC" client dns "@127.0.0.1:$PORT" twc.test AXFR
+    [ "$status" -eq 0 ]
+    local ours theirs
+    ours=$(printf '%s\n' "$output" | axfr_records)
+    theirs=$(dig @127.0.0.1 -p "$PORT" twc.test AXFR +time=5 +tries=1 | axfr_records)
+    [ "$(printf '%s\n' "$theirs" | wc -l)" -eq 66 ]
+    [ "$ours" = "$theirs" ]
+    [ "$(printf '%s\n' "$ours" | head -1 | cut -d' ' -f4)" = "SOA" ]
+    [ "$(printf '%s\n' "$ours" | tail -1 | cut -d' ' -f4)" = "SOA" ]
+    [[ "$output" == *";; SERVER: 127.0.0.1#$PORT(127.0.0.1) (TCP)"* ]]
+    [[ "$output" == *";; XFR size: 66 records (messages 1, bytes "* ]]
+}
+
+@test "client dns AXFR +short and --json" {
+    require dig
+    start_zone
+    run "$TWC" client dns "@127.0.0.1:$PORT" twc.test AXFR +short
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 66 ]
+    [ "${lines[0]}" = "ns1.twc.test. hostmaster.twc.test. 2026112401 3600 600 86400 60" ]
+    [ "${lines[65]}" = "${lines[0]}" ]
+    local theirs
+    theirs=$(dig @127.0.0.1 -p "$PORT" twc.test AXFR +short +time=5 +tries=1 |
+        sed 's/\\# \([0-9]*\) \([0-9A-Fa-f]*\)$/\\# \1 \L\2/')
+    [ "$output" = "$theirs" ]
+    run "$TWC" client dns "@127.0.0.1:$PORT" twc.test AXFR --json
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 1 ]
+    echo "$output" | jq -e '.status == "NOERROR" and .rcode == 0 and .protocol == "tcp"'
+    echo "$output" | jq -e '.question == [{"name":"twc.test.","type":"AXFR","class":"IN"}]'
+    echo "$output" | jq -e '(.answer | length) == 66 and .records == 66 and .messages == 1'
+    echo "$output" | jq -e '.answer[0].type == "SOA" and .answer[65].type == "SOA"'
+    echo "$output" | jq -e '.answer[5] == {"name":"ns1.twc.test.","ttl":300,"class":"IN","type":"A","data":"192.0.2.1"}'
+    echo "$output" | jq -e --argjson p "$PORT" '.server == "127.0.0.1" and .port == $p'
+}
+
+@test "client dns AXFR of a zone the server does not serve: Transfer failed, as dig" {
+    require dig
+    start_zone
+    run dig @127.0.0.1 -p "$PORT" example.org AXFR +time=5 +tries=1
+    local dig_status=$status
+    [[ "$output" == *"; Transfer failed."* ]]
+    run "$TWC" client dns "@127.0.0.1:$PORT" example.org AXFR
+    [ "$status" -eq "$dig_status" ]
+    [ "${lines[-1]}" = "; Transfer failed." ]
+    run "$TWC" client dns "@127.0.0.1:$PORT" example.org AXFR +short
+    [ "$status" -eq "$dig_status" ]
+    [ "$output" = "; Transfer failed." ]
+    run "$TWC" client dns "@127.0.0.1:$PORT" example.org AXFR --json
+    [ "$status" -eq "$dig_status" ]
+    # twc dns answers NOTAUTH for a zone it does not serve (RFC 5936 §2.2.1).
+    echo "$output" | jq -e '.status == "NOTAUTH" and .rcode == 9 and .answer == []'
+}
+
+@test "client dns AXFR exits 9 when the server closes early or does not listen" {
+    require python3
+    # Accepts, reads the query, answers nothing and closes.
+    python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+s.settimeout(10)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+c.recv(512)
+c.close()
+' >"$BATS_TEST_TMPDIR/closer.port" &
+    local pid=$! i
+    for ((i = 0; i < WAIT_LIMIT * 20; i++)); do
+        [ -s "$BATS_TEST_TMPDIR/closer.port" ] && break
+        sleep 0.05
+    done
+    local port
+    port=$(cat "$BATS_TEST_TMPDIR/closer.port")
+    run "$TWC" client dns "@127.0.0.1:$port" twc.test AXFR +time=2
+    wait "$pid" 2>/dev/null || true
+    [ "$status" -eq 9 ]
+    [[ "$output" == *"closed before the closing SOA"* ]]
+    # Nothing listens there any more.
+    run "$TWC" client dns "@127.0.0.1:$port" twc.test AXFR +time=2
+    [ "$status" -eq 9 ]
+}
+
+@test "client dns -x: reverse lookups, IPv4 and IPv6, as dig -x" {
+    require dig
+    start_server rev dns -p 0 -i 127.0.0.1 \
+        --record "1.0.0.127.in-addr.arpa PTR localhost." \
+        --record "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa PTR ip6-localhost."
+    PORT=$(server_port rev udp)
+    run "$TWC" client dns "@127.0.0.1:$PORT" -x 127.0.0.1 +short
+    [ "$status" -eq 0 ]
+    [ "$output" = "localhost." ]
+    [ "$output" = "$(dig @127.0.0.1 -p "$PORT" -x 127.0.0.1 +short +time=2 +tries=1)" ]
+    run "$TWC" client dns -x ::1 "@127.0.0.1:$PORT" +short
+    [ "$status" -eq 0 ]
+    [ "$output" = "ip6-localhost." ]
+    [ "$output" = "$(dig @127.0.0.1 -p "$PORT" -x ::1 +short +time=2 +tries=1)" ]
+    run "$TWC" client dns "@127.0.0.1:$PORT" -x 127.0.0.1
+    [[ "$output" == *";1.0.0.127.in-addr.arpa."$'\t\t'"IN"$'\t'"PTR"* ]]
+    [[ "$output" == *"1.0.0.127.in-addr.arpa."$'\t'"3600"$'\t'"IN"$'\t'"PTR"$'\t'"localhost."* ]]
+    run "$TWC" client dns "@127.0.0.1:$PORT" --reverse=::1 --json
+    echo "$output" | jq -e '.question[0].type == "PTR" and .answer[0].data == "ip6-localhost."'
+    echo "$output" | jq -e '.question[0].name | endswith(".ip6.arpa.")'
+}
+
+@test "client dns -x: a bad address is a usage error" {
+    local a
+    for a in bogus 1.2.3 1.2.3.256 2001:db8::g ""; do
+        run "$TWC" client dns @127.0.0.1:9 -x "$a"
+        [ "$status" -eq 64 ]
+        [ "${#lines[@]}" -eq 1 ]
+        [[ "$output" == "twc client dns: -x: '$a' is not an IPv4 or IPv6 address"* ]]
+    done
+    run "$TWC" client dns @127.0.0.1:9 -x 127.0.0.1 example.test
+    [ "$status" -eq 64 ]
+    run "$TWC" client dns @127.0.0.1:9 -x
+    [ "$status" -eq 64 ]
+}

@@ -166,6 +166,41 @@ static void test_hosts_reverse_names(void **state)
     assert_int_equal(twc_dns_reverse_name(&n, v4, 5), TWC_EINVAL);
 }
 
+/* The text form `twc client dns -x` uses (dig -x). */
+static void test_hosts_reverse_name_text(void **state)
+{
+    static const struct {
+        const char *addr, *name;
+    } good[] = {
+        {"127.0.0.1", "1.0.0.127.in-addr.arpa."},
+        {"192.0.2.10", "10.2.0.192.in-addr.arpa."},
+        {"::1", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa."},
+        {"2001:db8::11",
+         "1.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."},
+        {"fe80::1%eth0",
+         "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arpa."},
+        {"::ffff:192.0.2.1",
+         "1.0.2.0.0.0.0.c.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa."},
+    };
+    static const char *const bad[] = {"", "bogus", "1.2.3", "1.2.3.256", "1.2.3.4.5",
+                                      "2001:db8::g", ":::", "%eth0", "192.0.2.1 "};
+    char text[TWC_DNS_NAME_TEXT_MAX];
+    twc_dns_name n;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(twc_dns_reverse_name_text(&n, good[i].addr, strlen(good[i].addr)), 0);
+        twc_dns_name_format(&n, text, sizeof(text));
+        assert_string_equal(text, good[i].name);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(twc_dns_reverse_name_text(&n, bad[i], strlen(bad[i])), TWC_EINVAL);
+    /* Only len bytes are read: "10.0.0.1" cut after "10.0.0.1" of a longer string. */
+    assert_int_equal(twc_dns_reverse_name_text(&n, "10.0.0.1999", 8), 0);
+    twc_dns_name_format(&n, text, sizeof(text));
+    assert_string_equal(text, "1.0.0.10.in-addr.arpa.");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_hosts_errors),
         cmocka_unit_test(test_hosts_record_limit),
         cmocka_unit_test(test_hosts_reverse_names),
+        cmocka_unit_test(test_hosts_reverse_name_text),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
