@@ -41,8 +41,8 @@
 #include "lib/protocol.h"
 #include "lib/resolvconf.h"
 #include "lib/stream.h"
-#include "proto/dns/dns.h"
 #include "proto/dns/axfr.h"
+#include "proto/dns/dns.h"
 #include "proto/dns/forward.h"
 #include "proto/dns/hosts.h"
 
@@ -89,8 +89,8 @@ struct lookup {
     const char *name_arg;
     const char *type_arg;
     const char *server_arg;
-    int axfr;                                   /* TYPE AXFR: a zone transfer */
-    char reverse_name[TWC_DNS_NAME_TEXT_MAX];   /* -x: the name asked */
+    int axfr;                                 /* TYPE AXFR: a zone transfer */
+    char reverse_name[TWC_DNS_NAME_TEXT_MAX]; /* -x: the name asked */
 };
 
 static double elapsed_ms(const struct timespec *a, const struct timespec *b)
@@ -597,9 +597,9 @@ struct xfer {
     twc_dns_axfr_reader rd;
     cJSON *answer; /* --json: the records so far */
     int refs;
-    int ended;     /* the connection closed, or was never made */
-    int banner;    /* the dig banner is out */
-    twc_err err;   /* why the transfer failed; code 0: it did not */
+    int ended;   /* the connection closed, or was never made */
+    int banner;  /* the dig banner is out */
+    twc_err err; /* why the transfer failed; code 0: it did not */
 };
 
 static void xfer_release(struct xfer *x)
@@ -824,8 +824,7 @@ static int xfer_report(struct xfer *x, double ms)
         /* An answer, but no transfer (REFUSED, NOTAUTH): dig prints this on
          * stdout and exits 0, whatever the format. */
         if (l->json)
-            return xfer_json(x, twc_dns_rcode_name(rcode), rcode, ms) < 0 ? TWC_EXIT_SOFTWARE
-                                                                          : -1;
+            return xfer_json(x, twc_dns_rcode_name(rcode), rcode, ms) < 0 ? TWC_EXIT_SOFTWARE : -1;
         if (!l->short_form && !x->banner)
             print_banner(l);
         printf("; Transfer failed.\n");

@@ -136,11 +136,11 @@ int twc_dns_axfr_reader_message(twc_dns_axfr_reader *r, const uint8_t *data, siz
     if (r->state == TWC_DNS_AXFR_S_DONE)
         return 0;
     if (r->stats.messages >= r->lim.max_messages)
-        return fail(r, twc_err_set(err, TWC_ETOOBIG, "transfer exceeds %zu messages",
-                                   r->lim.max_messages));
+        return fail(
+            r, twc_err_set(err, TWC_ETOOBIG, "transfer exceeds %zu messages", r->lim.max_messages));
     if (len > r->lim.max_bytes - r->stats.bytes)
-        return fail(r, twc_err_set(err, TWC_ETOOBIG, "transfer exceeds %zu bytes",
-                                   r->lim.max_bytes));
+        return fail(r,
+                    twc_err_set(err, TWC_ETOOBIG, "transfer exceeds %zu bytes", r->lim.max_bytes));
     r->stats.messages++;
     r->stats.bytes += len;
     code = twc_dns_msg_parse(&r->msg, data, len, err);

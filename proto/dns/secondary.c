@@ -56,8 +56,8 @@ struct xfr {
     twc_lenprefix_parser lp;
     int refs;
     uint16_t id;
-    twc_dns_zone *z; /* being built */
-    int soa_phase;   /* asking the SOA first (a copy is held): no AXFR sent yet */
+    twc_dns_zone *z;        /* being built */
+    int soa_phase;          /* asking the SOA first (a copy is held): no AXFR sent yet */
     twc_dns_axfr_reader rd; /* checks the AXFR answer (set up when it is sent) */
 };
 

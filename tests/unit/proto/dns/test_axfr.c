@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,7 @@
 #include "proto/dns/axfr.h"
 #include "proto/dns/zone.h"
 
-#define ID 0x1234
+#define ID       0x1234
 #define SOA_TEXT "ns.example. host.example. 7 100 20 500 60"
 
 static twc_dns_name name_of(const char *s)
@@ -112,8 +114,8 @@ static void record_event(struct seen *s, const struct twc_dns_axfr_event *ev)
         s->off += (size_t)snprintf(s->text + s->off, sizeof(s->text) - s->off, "%s %s|",
                                    twc_dns_type_name(ev->rr[i].type, type, sizeof(type)), name);
     }
-    s->off += (size_t)snprintf(s->text + s->off, sizeof(s->text) - s->off, "%s;",
-                               ev->done ? "done" : "");
+    s->off +=
+        (size_t)snprintf(s->text + s->off, sizeof(s->text) - s->off, "%s;", ev->done ? "done" : "");
 }
 
 static const char expected[] = "SOA example.|NS example.|A www.example.|;"
@@ -260,6 +262,7 @@ static void test_axfr_refused_is_sticky(void **state)
 static void test_axfr_protocol_errors(void **state)
 {
     static const struct rec no_soa[] = {{"www.example.", TWC_DNS_A, "192.0.2.1"}};
+    static const uint8_t junk[] = {0x00, 0x03, 'a', 'b', 'c'};
     uint8_t buf[8192];
     size_t len;
     twc_dns_axfr_reader r;
@@ -282,8 +285,7 @@ static void test_axfr_protocol_errors(void **state)
     assert_string_equal(err.msg, "first message without the question");
     twc_dns_axfr_reader_cleanup(&r);
     len = 0; /* not a DNS message at all */
-    memcpy(buf, "\x00\x03" "abc", 5);
-    assert_int_equal(feed_all(buf, 5, NULL, &r, &err), TWC_EPROTO);
+    assert_int_equal(feed_all(junk, sizeof(junk), NULL, &r, &err), TWC_EPROTO);
     twc_dns_axfr_reader_cleanup(&r);
 }
 

@@ -182,8 +182,9 @@ static void test_hosts_reverse_name_text(void **state)
         {"::ffff:192.0.2.1",
          "1.0.2.0.0.0.0.c.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa."},
     };
-    static const char *const bad[] = {"", "bogus", "1.2.3", "1.2.3.256", "1.2.3.4.5",
-                                      "2001:db8::g", ":::", "%eth0", "192.0.2.1 "};
+    static const char *const bad[] = {"",          "bogus",     "1.2.3",
+                                      "1.2.3.256", "1.2.3.4.5", "2001:db8::g",
+                                      ":::",       "%eth0",     "192.0.2.1 "};
     char text[TWC_DNS_NAME_TEXT_MAX];
     twc_dns_name n;
 
