@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -745,16 +744,6 @@ static void on_xfer_timeout(twc_timer *t, void *arg)
     xfer_stop(x, &e);
 }
 
-/* A random query ID (RFC 5452 spirit, as the forwarder's). */
-static uint16_t xfer_id(void)
-{
-    uint8_t id[2] = {0, 0};
-
-    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id))
-        id[0] = (uint8_t)time(NULL);
-    return (uint16_t)(id[0] << 8 | id[1]);
-}
-
 static struct xfer *xfer_new(const struct lookup *l)
 {
     struct xfer *x = calloc(1, sizeof(*x));
@@ -764,7 +753,7 @@ static struct xfer *xfer_new(const struct lookup *l)
     x->refs = 1;
     x->l = l;
     x->factory.ops = &xfer_factory_ops;
-    twc_dns_axfr_reader_init(&x->rd, xfer_id(), &l->q.name, NULL);
+    twc_dns_axfr_reader_init(&x->rd, twc_dns_xfr_random_id(), &l->q.name, NULL);
     x->idle = twc_timer_new(l->app.reactor, on_xfer_timeout, x);
     x->deadline = twc_timer_new(l->app.reactor, on_xfer_timeout, x);
     x->answer = l->json ? cJSON_CreateArray() : NULL;

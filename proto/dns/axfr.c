@@ -5,6 +5,8 @@
 #include "proto/dns/axfr.h"
 
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "limits.h"
 
@@ -209,4 +211,18 @@ unsigned twc_dns_axfr_reader_rcode(const twc_dns_axfr_reader *r)
 const struct twc_dns_axfr_stats *twc_dns_axfr_reader_stats(const twc_dns_axfr_reader *r)
 {
     return &r->stats;
+}
+
+uint16_t twc_dns_xfr_random_id(void)
+{
+    uint8_t id[2] = {0, 0};
+
+    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        id[0] = (uint8_t)ts.tv_nsec;
+        id[1] = (uint8_t)(ts.tv_nsec >> 8);
+    }
+    return (uint16_t)(id[0] << 8 | id[1]);
 }

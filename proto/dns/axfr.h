@@ -33,6 +33,10 @@
  * AXFR), class IN, with id and no flags (RFC 5936 §2.1: one question; RD
  * means nothing to a primary). buf (borrowed) needs TWC_DNS_XFR_QUERY_MAX
  * bytes. Returns the bytes written, prefix included, or 0 when cap is short. */
+/* A fresh query ID for a transfer or its SOA probe, from getrandom(2) (RFC
+ * 5452's spirit; over TCP forgery is hard already), else from the clock. */
+uint16_t twc_dns_xfr_random_id(void);
+
 size_t twc_dns_xfr_query_encode(uint8_t *buf, size_t cap, uint16_t id, const twc_dns_name *zone,
                                 uint16_t qtype);
 

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 
 #include "limits.h"
@@ -234,16 +233,6 @@ static void xfr_failed(twc_dns_secondary *s, const char *why)
     schedule(s, 0);
 }
 
-/* A random ID (RFC 5452 spirit; TCP makes forgery hard already). */
-static uint16_t random_id(const twc_dns_secondary *s)
-{
-    uint8_t id[2] = {0, 0};
-
-    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id))
-        id[0] = (uint8_t)s->attempts;
-    return (uint16_t)(id[0] << 8 | id[1]);
-}
-
 /* Send a query for the zone's qtype (SOA or AXFR; RFC 5936 §2.1: one
  * question, no RD) with a fresh ID. */
 static void send_query(struct xfr *x, uint16_t qtype)
@@ -251,7 +240,7 @@ static void send_query(struct xfr *x, uint16_t qtype)
     uint8_t buf[TWC_DNS_XFR_QUERY_MAX];
     size_t n;
 
-    x->id = random_id(x->s);
+    x->id = twc_dns_xfr_random_id();
     n = twc_dns_xfr_query_encode(buf, sizeof(buf), x->id, &x->s->zone, qtype);
     if (qtype == TWC_DNS_AXFR) {
         twc_dns_axfr_reader_cleanup(&x->rd);
