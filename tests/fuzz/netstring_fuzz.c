@@ -24,18 +24,9 @@
 #include "buf.h"
 #include "err.h"
 #include "proto/framing/netstring.h"
+#include "tests/fuzz/fuzz_check.h"
 
 #define LOG_MAX (64 * 1024 * 1024)
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum split {
     SPLIT_WHOLE,

@@ -26,18 +26,10 @@
 #include "proto/dns/authority.h"
 #include "proto/dns/dns.h"
 #include "proto/dns/zone.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 #define MAX_OWNERS 8
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct twc_dns_zone_limits lim = {
     .max_entry = 4096, .max_records = 2000, .include_depth = -1};
