@@ -15,10 +15,7 @@
  * object. Exit 0 when a reply came (whatever its rcode), 9 when none did
  * (dig's code), 64 for usage errors.
  *
- * TYPE AXFR is a zone transfer instead (RFC 5936): always over TCP, every
- * message read until the closing SOA by proto/dns/axfr.h, each record
- * printed as it comes, then dig's "XFR size" line. A refusal (REFUSED,
- * NOTAUTH) prints "; Transfer failed." and exits 0, as dig 9.18 does.
+ * TYPE AXFR is a zone transfer instead (RFC 5936): cmd/client_axfr.c.
  * -x ADDR asks PTR for the reverse name of ADDR (RFC 1035 §3.5, RFC 3596
  * §2.5), as dig -x.
  */
@@ -32,20 +29,17 @@
 #include <time.h>
 
 #include "cmd/client.h"
+#include "cmd/client_dns.h"
 #include "cmd/common.h"
 #include "lib/addr.h"
 #include "lib/buf.h"
 #include "lib/deferred.h"
 #include "lib/limits.h"
-#include "lib/protocol.h"
 #include "lib/resolvconf.h"
-#include "lib/stream.h"
-#include "proto/dns/axfr.h"
 #include "proto/dns/dns.h"
 #include "proto/dns/forward.h"
 #include "proto/dns/hosts.h"
 
-#define EXIT_NO_REPLY     9 /* dig: "no reply from server" */
 #define DEFAULT_TIMEOUT_S 5 /* dig +time */
 #define DEFAULT_TRIES     3 /* dig +tries */
 
@@ -76,23 +70,7 @@ const struct twc_optset twc_client_dns_set = {
     "Exits 0 when a reply came, whatever its status; 9 when none did.",
 };
 
-struct lookup {
-    struct twc_app app;
-    twc_dns_question q;
-    twc_addr server;
-    int tcp;
-    int short_form;
-    int json;
-    unsigned timeout_ms;
-    unsigned tries;
-    const char *name_arg;
-    const char *type_arg;
-    const char *server_arg;
-    int axfr;                                 /* TYPE AXFR: a zone transfer */
-    char reverse_name[TWC_DNS_NAME_TEXT_MAX]; /* -x: the name asked */
-};
-
-static double elapsed_ms(const struct timespec *a, const struct timespec *b)
+double twc__dig_elapsed_ms(const struct timespec *a, const struct timespec *b)
 {
     return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
@@ -170,7 +148,7 @@ static int rr_format(const twc_dns_rr *rr, struct rr_text *t)
 }
 
 /* One record in zone-file form, as dig prints it. */
-static void print_rr(const twc_dns_rr *rr)
+void twc__dig_print_rr(const twc_dns_rr *rr)
 {
     struct rr_text t;
 
@@ -181,7 +159,7 @@ static void print_rr(const twc_dns_rr *rr)
 }
 
 /* Its rdata alone (+short). */
-static void print_rdata(const twc_dns_rr *rr)
+void twc__dig_print_rdata(const twc_dns_rr *rr)
 {
     struct rr_text t;
 
@@ -200,12 +178,12 @@ static void print_section(const twc_dns_msg *m, enum twc_dns_section s, const ch
         return;
     printf(";; %s SECTION:\n", title);
     for (size_t i = 0; i < n; i++)
-        print_rr(&rr[i]);
+        twc__dig_print_rr(&rr[i]);
     printf("\n");
 }
 
 /* dig's first line: what was asked, and of whom. */
-static void print_banner(const struct lookup *l)
+void twc__dig_print_banner(const struct lookup *l)
 {
     char type[16];
 
@@ -215,7 +193,7 @@ static void print_banner(const struct lookup *l)
 }
 
 /* dig's closing lines after the sections: time, server, date. */
-static void print_trailer(const twc_addr *server, int tcp, double ms)
+void twc__dig_print_trailer(const twc_addr *server, int tcp, double ms)
 {
     char host[TWC_ADDR_STRLEN], when[64];
     time_t now = time(NULL);
@@ -237,7 +215,7 @@ static void print_dig(const struct lookup *l, const twc_dns_msg *m, const twc_dn
     unsigned rcode = twc_dns_msg_rcode(m);
 
     flags_text(m->flags, flags, sizeof(flags));
-    print_banner(l);
+    twc__dig_print_banner(l);
     printf(";; Got answer:\n");
     printf(";; ->>HEADER<<- opcode: %s, status: %s, id: %u\n",
            opcode_name(TWC_DNS_OPCODE(m->flags)), twc_dns_rcode_name(rcode), (unsigned)m->id);
@@ -261,7 +239,7 @@ static void print_dig(const struct lookup *l, const twc_dns_msg *m, const twc_dn
     print_section(m, TWC_DNS_AN, "ANSWER");
     print_section(m, TWC_DNS_NS_SECT, "AUTHORITY");
     print_section(m, TWC_DNS_AR, "ADDITIONAL");
-    print_trailer(&rp->server, rp->tcp, ms);
+    twc__dig_print_trailer(&rp->server, rp->tcp, ms);
     printf(";; MSG SIZE  rcvd: %zu\n\n", rp->len);
 }
 
@@ -271,11 +249,11 @@ static void print_short(const twc_dns_msg *m)
     const twc_dns_rr *rr = twc_dns_msg_section(m, TWC_DNS_AN, &n);
 
     for (size_t i = 0; i < n; i++)
-        print_rdata(&rr[i]);
+        twc__dig_print_rdata(&rr[i]);
 }
 
 /* Append rr to the JSON array a as {"name","ttl","class","type","data"}. */
-static void json_add_rr(cJSON *a, const twc_dns_rr *rr)
+void twc__dig_json_add_rr(cJSON *a, const twc_dns_rr *rr)
 {
     struct rr_text t;
     cJSON *o;
@@ -301,12 +279,12 @@ static cJSON *json_section(const twc_dns_msg *m, enum twc_dns_section s)
     cJSON *a = cJSON_CreateArray();
 
     for (size_t i = 0; a != NULL && i < n; i++)
-        json_add_rr(a, &rr[i]);
+        twc__dig_json_add_rr(a, &rr[i]);
     return a;
 }
 
 /* Print o on one line and free it. */
-static int json_print(cJSON *o)
+int twc__dig_json_print(cJSON *o)
 {
     char *s = cJSON_PrintUnformatted(o);
 
@@ -371,7 +349,7 @@ static int print_json(const twc_dns_msg *m, const twc_dns_forward_reply *rp, dou
     cJSON_AddStringToObject(o, "protocol", rp->tcp ? "tcp" : "udp");
     cJSON_AddNumberToObject(o, "query_time_ms", ms);
     cJSON_AddNumberToObject(o, "size", (double)rp->len);
-    return json_print(o);
+    return twc__dig_json_print(o);
 }
 
 /* ---- Arguments ---------------------------------------------------------------- */
@@ -564,309 +542,15 @@ static int run_query(struct lookup *l)
         goto out;
     }
     if (l->json)
-        rc_code = print_json(&m, o.reply, elapsed_ms(&t0, &t1)) < 0 ? TWC_EXIT_SOFTWARE : -1;
+        rc_code = print_json(&m, o.reply, twc__dig_elapsed_ms(&t0, &t1)) < 0 ? TWC_EXIT_SOFTWARE : -1;
     else if (l->short_form)
         print_short(&m);
     else
-        print_dig(l, &m, o.reply, elapsed_ms(&t0, &t1));
+        print_dig(l, &m, o.reply, twc__dig_elapsed_ms(&t0, &t1));
     twc_dns_msg_cleanup(&m);
 out:
     twc_dns_forward_reply_free(o.reply);
     twc_dns_forwarder_free(f);
-    return rc_code;
-}
-
-/* ---- Zone transfer (AXFR) --------------------------------------------------------- */
-
-/*
- * One AXFR over its own TCP connection (RFC 5936 §4.2: never UDP), read by
- * the shared reader (proto/dns/axfr.h) until the closing SOA. Records are
- * printed as they arrive, as dig does. The session is on the heap and
- * counted like the secondary's transfer: one reference for the command, one
- * for the connector (dropped by the factory's stop), one for the connection
- * (dropped by client_connection_lost), so the loop may deliver those late.
- */
-struct xfer {
-    twc_factory factory;
-    twc_protocol proto;
-    const struct lookup *l;
-    twc_connector *conn;
-    twc_timer *idle;     /* +time: the longest silence from the server */
-    twc_timer *deadline; /* TWC_DNS_XFR_TIMEOUT_MS: the whole transfer */
-    twc_dns_axfr_reader rd;
-    cJSON *answer; /* --json: the records so far */
-    int refs;
-    int ended;   /* the connection closed, or was never made */
-    int banner;  /* the dig banner is out */
-    twc_err err; /* why the transfer failed; code 0: it did not */
-};
-
-static void xfer_release(struct xfer *x)
-{
-    if (--x->refs > 0)
-        return;
-    twc_timer_free(x->idle);
-    twc_timer_free(x->deadline);
-    twc_dns_axfr_reader_cleanup(&x->rd);
-    cJSON_Delete(x->answer);
-    free(x);
-}
-
-/* Stop reading: the transfer is complete or failed (first reason kept). */
-static void xfer_stop(struct xfer *x, const twc_err *why)
-{
-    if (why != NULL && x->err.code == 0)
-        x->err = *why;
-    twc_timer_stop(x->idle);
-    twc_timer_stop(x->deadline);
-    if (x->proto.transport != NULL)
-        twc_transport_lose_connection(x->proto.transport);
-    else if (x->conn != NULL)
-        twc_connector_stop(x->conn); /* connection_failed follows from the loop */
-}
-
-static void xfer_records(struct xfer *x, const struct twc_dns_axfr_event *ev)
-{
-    if (!x->l->json && !x->l->short_form && !x->banner) {
-        print_banner(x->l);
-        x->banner = 1;
-    }
-    for (size_t i = 0; i < ev->nrr; i++) {
-        if (x->l->json)
-            json_add_rr(x->answer, &ev->rr[i]);
-        else if (x->l->short_form)
-            print_rdata(&ev->rr[i]);
-        else
-            print_rr(&ev->rr[i]);
-    }
-}
-
-static void xfer_connection_made(twc_protocol *p)
-{
-    struct xfer *x = container_of(p, struct xfer, proto);
-    uint8_t q[TWC_DNS_XFR_QUERY_MAX];
-    size_t n = twc_dns_xfr_query_encode(q, sizeof(q), x->rd.id, &x->l->q.name, TWC_DNS_AXFR);
-
-    twc_transport_write(p->transport, q, n);
-}
-
-static void xfer_data_received(twc_protocol *p, const uint8_t *data, size_t len)
-{
-    struct xfer *x = container_of(p, struct xfer, proto);
-
-    if (x->err.code == 0 && !twc_dns_axfr_reader_done(&x->rd))
-        twc_timer_start(x->idle, x->l->timeout_ms, 0);
-    while (len > 0 && x->err.code == 0 && !twc_dns_axfr_reader_done(&x->rd)) {
-        struct twc_dns_axfr_event ev;
-        twc_err err;
-        ssize_t n = twc_dns_axfr_reader_feed(&x->rd, data, len, &ev, &err);
-
-        if (n < 0) {
-            xfer_stop(x, &err);
-            return;
-        }
-        data += n;
-        len -= (size_t)n;
-        if (ev.type == TWC_DNS_AXFR_EV_MESSAGE)
-            xfer_records(x, &ev);
-        if (ev.done)
-            xfer_stop(x, NULL);
-    }
-}
-
-static void xfer_connection_lost(twc_protocol *p, const twc_err *why)
-{
-    struct xfer *x = container_of(p, struct xfer, proto);
-    twc_err e;
-
-    if (!twc_dns_axfr_reader_done(&x->rd)) {
-        twc_err_set(&e, TWC_ECLOSED, "connection closed before the closing SOA%s%s",
-                    why != NULL && why->code != 0 ? ": " : "",
-                    why != NULL && why->code != 0 ? why->msg : "");
-        xfer_stop(x, &e);
-    }
-    x->ended = 1;
-}
-
-static const struct twc_protocol_ops xfer_ops = {
-    .name = "dns-axfr-client",
-    .connection_made = xfer_connection_made,
-    .data_received = xfer_data_received,
-    .connection_lost = xfer_connection_lost,
-};
-
-static twc_protocol *xfer_build(twc_factory *f, const twc_addr *peer)
-{
-    struct xfer *x = container_of(f, struct xfer, factory);
-
-    (void)peer;
-    if (x->err.code != 0)
-        return NULL;
-    x->refs++;
-    x->proto.ops = &xfer_ops;
-    return &x->proto;
-}
-
-static void xfer_connection_failed(twc_factory *f, const twc_err *why)
-{
-    struct xfer *x = container_of(f, struct xfer, factory);
-
-    xfer_stop(x, why);
-    x->ended = 1;
-}
-
-static void xfer_client_connection_lost(twc_factory *f, const twc_err *why)
-{
-    (void)why;
-    xfer_release(container_of(f, struct xfer, factory));
-}
-
-static void xfer_factory_stop(twc_factory *f)
-{
-    xfer_release(container_of(f, struct xfer, factory));
-}
-
-static const struct twc_factory_ops xfer_factory_ops = {
-    .build = xfer_build,
-    .connection_failed = xfer_connection_failed,
-    .client_connection_lost = xfer_client_connection_lost,
-    .stop = xfer_factory_stop,
-};
-
-static void on_xfer_timeout(twc_timer *t, void *arg)
-{
-    struct xfer *x = arg;
-    twc_err e;
-
-    twc_err_set(&e, TWC_ETIMEDOUT, "%s after %u ms",
-                t == x->idle ? "no data from the server" : "transfer not complete",
-                t == x->idle ? x->l->timeout_ms : (unsigned)TWC_DNS_XFR_TIMEOUT_MS);
-    xfer_stop(x, &e);
-}
-
-static struct xfer *xfer_new(const struct lookup *l)
-{
-    struct xfer *x = calloc(1, sizeof(*x));
-
-    if (x == NULL)
-        return NULL;
-    x->refs = 1;
-    x->l = l;
-    x->factory.ops = &xfer_factory_ops;
-    twc_dns_axfr_reader_init(&x->rd, twc_dns_xfr_random_id(), &l->q.name, NULL);
-    x->idle = twc_timer_new(l->app.reactor, on_xfer_timeout, x);
-    x->deadline = twc_timer_new(l->app.reactor, on_xfer_timeout, x);
-    x->answer = l->json ? cJSON_CreateArray() : NULL;
-    if (x->idle == NULL || x->deadline == NULL || (l->json && x->answer == NULL)) {
-        xfer_release(x);
-        return NULL;
-    }
-    return x;
-}
-
-/* --json: one object, as for a query, with the transfer's records as "answer". */
-static int xfer_json(struct xfer *x, const char *status, unsigned rcode, double ms)
-{
-    const struct twc_dns_axfr_stats *st = twc_dns_axfr_reader_stats(&x->rd);
-    cJSON *o = cJSON_CreateObject(), *qs, *q;
-    char host[TWC_ADDR_STRLEN], name[TWC_DNS_NAME_TEXT_MAX];
-
-    if (o == NULL)
-        return TWC_ENOMEM;
-    cJSON_AddStringToObject(o, "status", status);
-    cJSON_AddNumberToObject(o, "rcode", rcode);
-    qs = cJSON_AddArrayToObject(o, "question");
-    q = cJSON_CreateObject();
-    if (qs != NULL && q != NULL) {
-        if (twc_dns_name_format(&x->l->q.name, name, sizeof(name)) < 0)
-            snprintf(name, sizeof(name), "?");
-        cJSON_AddStringToObject(q, "name", name);
-        cJSON_AddStringToObject(q, "type", "AXFR");
-        cJSON_AddStringToObject(q, "class", "IN");
-        cJSON_AddItemToArray(qs, q);
-    } else {
-        cJSON_Delete(q);
-    }
-    cJSON_AddItemToObject(o, "answer", x->answer);
-    x->answer = NULL;
-    twc_addr_host(&x->l->server, host, sizeof(host));
-    cJSON_AddStringToObject(o, "server", host);
-    cJSON_AddNumberToObject(o, "port", twc_addr_port(&x->l->server));
-    cJSON_AddStringToObject(o, "protocol", "tcp");
-    cJSON_AddNumberToObject(o, "query_time_ms", ms);
-    cJSON_AddNumberToObject(o, "messages", (double)st->messages);
-    cJSON_AddNumberToObject(o, "records", (double)st->records);
-    cJSON_AddNumberToObject(o, "size", (double)st->bytes);
-    return json_print(o);
-}
-
-/* The transfer ended; print what dig prints after the records. Returns the
- * exit code. */
-static int xfer_report(struct xfer *x, double ms)
-{
-    const struct lookup *l = x->l;
-    const struct twc_dns_axfr_stats *st = twc_dns_axfr_reader_stats(&x->rd);
-    unsigned rcode = twc_dns_axfr_reader_rcode(&x->rd);
-    char where[TWC_ADDR_STRLEN];
-
-    if (rcode != TWC_DNS_NOERROR) {
-        /* An answer, but no transfer (REFUSED, NOTAUTH): dig prints this on
-         * stdout and exits 0, whatever the format. */
-        if (l->json)
-            return xfer_json(x, twc_dns_rcode_name(rcode), rcode, ms) < 0 ? TWC_EXIT_SOFTWARE : -1;
-        if (!l->short_form && !x->banner)
-            print_banner(l);
-        printf("; Transfer failed.\n");
-        return -1;
-    }
-    if (x->err.code != 0) {
-        twc_addr_format(&l->server, where, sizeof(where));
-        if (x->err.code == TWC_ETOOBIG || x->err.code == TWC_ENOMEM)
-            return twc_fail(l->app.name, TWC_EXIT_FAILURE, "transfer from %s: %s", where,
-                            x->err.msg);
-        /* No (complete) reply: dig's code. */
-        return twc_fail(l->app.name, EXIT_NO_REPLY, "transfer from %s failed: %s", where,
-                        x->err.msg);
-    }
-    if (l->json)
-        return xfer_json(x, "NOERROR", 0, ms) < 0 ? TWC_EXIT_SOFTWARE : -1;
-    if (l->short_form)
-        return -1;
-    print_trailer(&l->server, 1, ms);
-    printf(";; XFR size: %zu records (messages %zu, bytes %zu)\n\n", st->records, st->messages,
-           st->bytes);
-    return -1;
-}
-
-/* TYPE AXFR: returns the exit code. */
-static int run_axfr(struct lookup *l)
-{
-    struct timespec t0, t1;
-    struct xfer *x = xfer_new(l);
-    twc_err err;
-    int rc_code;
-
-    if (x == NULL)
-        return twc_fail(l->app.name, TWC_EXIT_FAILURE, "out of memory");
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    twc_timer_start(x->idle, l->timeout_ms, 0);
-    twc_timer_start(x->deadline, TWC_DNS_XFR_TIMEOUT_MS, 0);
-    x->conn = twc_connector_new(l->app.reactor, &l->server, l->timeout_ms, &x->factory, &err);
-    if (x->conn == NULL) {
-        xfer_release(x);
-        return twc_fail(l->app.name, EXIT_NO_REPLY, "%s", err.msg);
-    }
-    x->refs++; /* the connector's, dropped by the factory's stop */
-    while (!x->ended && twc_reactor_run_once(l->app.reactor, -1) > 0)
-        ;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    twc_connector_free(x->conn);
-    x->conn = NULL;
-    rc_code = xfer_report(x, elapsed_ms(&t0, &t1));
-    /* Let the loop deliver the last release (connection or connector). */
-    while (x->refs > 1 && twc_reactor_run_once(l->app.reactor, -1) > 0)
-        ;
-    xfer_release(x);
     return rc_code;
 }
 
@@ -903,7 +587,7 @@ int twc_client_dns(int argc, char **argv)
     rc_code = twc_app_start(&l.app);
     if (rc_code >= 0)
         goto out;
-    rc_code = l.axfr ? run_axfr(&l) : run_query(&l);
+    rc_code = l.axfr ? twc__client_dns_axfr(&l) : run_query(&l);
     if (fflush(stdout) != 0)
         rc_code = TWC_EXIT_FAILURE;
     else if (rc_code < 0)
