@@ -292,6 +292,30 @@ static void rc_init(struct twc_resolv_conf *rc, struct srv *a, struct srv *b)
     rc->attempts = 2;
 }
 
+/* One responder in mode (answering rcode where the mode uses one), and a
+ * forwarder asking it alone (fo may be NULL). */
+static twc_dns_forwarder *fwd_open(struct srv *s, enum mode mode, uint16_t rcode,
+                                   const struct twc_dns_forward_opts *fo)
+{
+    struct twc_resolv_conf rc;
+    twc_dns_forwarder *f;
+
+    srv_start(s, mode);
+    if (rcode != 0)
+        s->rcode = rcode;
+    rc_init(&rc, s, NULL);
+    f = twc_dns_forwarder_new(r, &rc, fo, NULL);
+    assert_non_null(f);
+    return f;
+}
+
+static void fwd_close(twc_dns_forwarder *f, struct srv *s, struct outcome *o)
+{
+    outcome_cleanup(o);
+    twc_dns_forwarder_free(f);
+    srv_stop(s);
+}
+
 /* Run the loop until o fired or 2000 polls of 5 ms went by (I/O only: the
  * fake clock never moves here). */
 static void spin(struct outcome *o)
@@ -363,16 +387,13 @@ static twc_dns_question question(const char *name, uint16_t type)
 static void test_forward_answers_from_server(void **state)
 {
     struct srv s;
-    struct twc_resolv_conf rc;
     twc_dns_forwarder *f;
     twc_dns_question q = question("www.Example.com.", TWC_DNS_A);
     struct outcome o;
     twc_dns_forward_reply *rp;
 
     (void)state;
-    srv_start(&s, M_ANSWER);
-    rc_init(&rc, &s, NULL);
-    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    f = fwd_open(&s, M_ANSWER, 0, NULL);
     assert_non_null(f);
     twc_deferred *d = twc_dns_forward_query(f, &q, TWC_DNS_F_RD | TWC_DNS_F_AA, 0, 0);
     watch(d, &o);
@@ -390,23 +411,18 @@ static void test_forward_answers_from_server(void **state)
     assert_int_equal(rp->data[2] & 0x05, 0x01);
     assert_int_equal(twc_dns_forwarder_inflight(f), 0);
     assert_int_equal(s.udp_queries, 1);
-    outcome_cleanup(&o);
-    twc_dns_forwarder_free(f);
-    srv_stop(&s);
+    fwd_close(f, &s, &o);
 }
 
 static void test_forward_ignores_spoofed_replies(void **state)
 {
     struct srv s;
-    struct twc_resolv_conf rc;
     twc_dns_forwarder *f;
     twc_dns_question q = question("www.example.com.", TWC_DNS_A);
     struct outcome o;
 
     (void)state;
-    srv_start(&s, M_SPOOF);
-    rc_init(&rc, &s, NULL);
-    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    f = fwd_open(&s, M_SPOOF, 0, NULL);
     twc_deferred *d = twc_dns_forward_query(f, &q, TWC_DNS_F_RD, 0, 0);
     watch(d, &o);
     twc_deferred_unref(d);
@@ -416,9 +432,7 @@ static void test_forward_ignores_spoofed_replies(void **state)
     /* The wrong-ID and wrong-name replies (6.6.6.6) came first and were dropped. */
     assert_int_equal(answer_ip(o.value), 0xc0000201);
     assert_int_equal(s.udp_queries, 1);
-    outcome_cleanup(&o);
-    twc_dns_forwarder_free(f);
-    srv_stop(&s);
+    fwd_close(f, &s, &o);
 }
 
 static void test_forward_timeout_retries_second_server(void **state)
@@ -496,16 +510,13 @@ static void test_forward_fresh_id_and_port_per_try(void **state)
 static void test_forward_truncated_retries_over_tcp(void **state)
 {
     struct srv s;
-    struct twc_resolv_conf rc;
     twc_dns_forwarder *f;
     twc_dns_question q = question("big.example.", TWC_DNS_A);
     struct outcome o;
     twc_dns_forward_reply *rp;
 
     (void)state;
-    srv_start(&s, M_TC);
-    rc_init(&rc, &s, NULL);
-    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    f = fwd_open(&s, M_TC, 0, NULL);
     twc_deferred *d = twc_dns_forward_query(f, &q, TWC_DNS_F_RD, 1, 0);
     watch(d, &o);
     twc_deferred_unref(d);
@@ -518,9 +529,7 @@ static void test_forward_truncated_retries_over_tcp(void **state)
     assert_int_equal(answer_ip(rp), 0xc0000202);
     assert_int_equal(s.udp_queries, 1);
     assert_int_equal(s.tcp_queries, 1);
-    outcome_cleanup(&o);
-    twc_dns_forwarder_free(f);
-    srv_stop(&s);
+    fwd_close(f, &s, &o);
 }
 
 static void test_forward_truncated_kept_when_tcp_fails(void **state)
@@ -549,24 +558,19 @@ static void test_forward_truncated_kept_when_tcp_fails(void **state)
     assert_int_equal(rp->tcp, 0);
     assert_int_equal(rp->data[2] & 0x02, 0x02);
     assert_int_equal(s.udp_queries, 2);
-    outcome_cleanup(&o);
-    twc_dns_forwarder_free(f);
-    srv_stop(&s);
+    fwd_close(f, &s, &o);
 }
 
 static void test_forward_tcp_only(void **state)
 {
     struct srv s;
-    struct twc_resolv_conf rc;
     struct twc_dns_forward_opts fo = {.tcp = 1};
     twc_dns_forwarder *f;
     twc_dns_question q = question("t.example.", TWC_DNS_A);
     struct outcome o;
 
     (void)state;
-    srv_start(&s, M_ANSWER);
-    rc_init(&rc, &s, NULL);
-    f = twc_dns_forwarder_new(r, &rc, &fo, NULL);
+    f = fwd_open(&s, M_ANSWER, 0, &fo);
     twc_deferred *d = twc_dns_forward_query(f, &q, TWC_DNS_F_RD, 0, 0);
     watch(d, &o);
     twc_deferred_unref(d);
@@ -575,9 +579,7 @@ static void test_forward_tcp_only(void **state)
     assert_int_equal(((twc_dns_forward_reply *)o.value)->tcp, 1);
     assert_int_equal(s.udp_queries, 0);
     assert_int_equal(s.tcp_queries, 1);
-    outcome_cleanup(&o);
-    twc_dns_forwarder_free(f);
-    srv_stop(&s);
+    fwd_close(f, &s, &o);
 }
 
 static void test_forward_servfail_moves_to_next_server(void **state)
@@ -714,7 +716,6 @@ static void test_forward_cancel(void **state)
 static void test_forward_forwards_client_query(void **state)
 {
     struct srv s;
-    struct twc_resolv_conf rc;
     twc_dns_forwarder *f;
     twc_dns_query cq;
     struct outcome o;
@@ -729,9 +730,7 @@ static void test_forward_forwards_client_query(void **state)
     twc_dns_write_question(&w, &n, TWC_DNS_AAAA, TWC_DNS_CLASS_IN);
     twc_dns_write_opt(&w, 4096, 0, 0x8000);
     assert_int_equal(twc_dns_query_parse(&cq, qbuf, twc_dns_writer_finish(&w)), 0);
-    srv_start(&s, M_ANSWER);
-    rc_init(&rc, &s, NULL);
-    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    f = fwd_open(&s, M_ANSWER, 0, NULL);
     twc_deferred *d = twc_dns_forward(f, &cq);
     watch(d, &o);
     twc_deferred_unref(d);
@@ -744,9 +743,7 @@ static void test_forward_forwards_client_query(void **state)
     /* Our ID, not the client's (the server puts the client's back). */
     assert_int_equal(m.id, s.ids[0]);
     twc_dns_msg_cleanup(&m);
-    outcome_cleanup(&o);
-    twc_dns_forwarder_free(f);
-    srv_stop(&s);
+    fwd_close(f, &s, &o);
 }
 
 /* The rcode and EDNS presence of a reply, and its answer count. */
@@ -782,17 +779,13 @@ static void test_forward_edns_refused_retries_without_opt(void **state)
     (void)state;
     for (size_t i = 0; i < 2; i++) {
         struct srv s;
-        struct twc_resolv_conf rc;
         twc_dns_forwarder *f;
         struct outcome o;
         unsigned rcode;
         int edns;
         size_t nan;
 
-        srv_start(&s, M_NOEDNS);
-        s.rcode = rcodes[i];
-        rc_init(&rc, &s, NULL);
-        f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+        f = fwd_open(&s, M_NOEDNS, rcodes[i], NULL);
         ask(f, &q, 1, &o);
         assert_true(o.ok);
         reply_shape(o.value, &rcode, &edns, &nan);
@@ -803,9 +796,7 @@ static void test_forward_edns_refused_retries_without_opt(void **state)
         assert_int_equal(s.opt_queries, 1);
         assert_int_equal(s.plain_queries, 1);
         assert_int_not_equal(s.ids[0], s.ids[1]); /* a fresh ID for the retry */
-        outcome_cleanup(&o);
-        twc_dns_forwarder_free(f);
-        srv_stop(&s);
+        fwd_close(f, &s, &o);
     }
 }
 
@@ -814,7 +805,6 @@ static void test_forward_edns_refused_retries_without_opt(void **state)
 static void test_forward_formerr_without_opt_passes_through(void **state)
 {
     struct srv s;
-    struct twc_resolv_conf rc;
     twc_dns_forwarder *f;
     twc_dns_question q = question("bad.example.", TWC_DNS_A);
     struct outcome o;
@@ -823,9 +813,7 @@ static void test_forward_formerr_without_opt_passes_through(void **state)
     size_t nan;
 
     (void)state;
-    srv_start(&s, M_FORMERR);
-    rc_init(&rc, &s, NULL);
-    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    f = fwd_open(&s, M_FORMERR, 0, NULL);
     ask(f, &q, 0, &o);
     assert_true(o.ok);
     reply_shape(o.value, &rcode, &edns, &nan);
@@ -840,16 +828,13 @@ static void test_forward_formerr_without_opt_passes_through(void **state)
     assert_int_equal(s.udp_queries, 3); /* one retry, never two */
     assert_int_equal(s.opt_queries, 1);
     assert_int_equal(s.plain_queries, 2);
-    outcome_cleanup(&o);
-    twc_dns_forwarder_free(f);
-    srv_stop(&s);
+    fwd_close(f, &s, &o);
 }
 
 /* A FORMERR that carries OPT comes from a server that knows EDNS: no retry. */
 static void test_forward_formerr_with_opt_passes_through(void **state)
 {
     struct srv s;
-    struct twc_resolv_conf rc;
     twc_dns_forwarder *f;
     twc_dns_question q = question("opt.example.", TWC_DNS_A);
     struct outcome o;
@@ -858,35 +843,27 @@ static void test_forward_formerr_with_opt_passes_through(void **state)
     size_t nan;
 
     (void)state;
-    srv_start(&s, M_FORMERR_OPT);
-    rc_init(&rc, &s, NULL);
-    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    f = fwd_open(&s, M_FORMERR_OPT, 0, NULL);
     ask(f, &q, 1, &o);
     assert_true(o.ok);
     reply_shape(o.value, &rcode, &edns, &nan);
     assert_int_equal(rcode, TWC_DNS_FORMERR);
     assert_int_equal(edns, 1);
     assert_int_equal(s.udp_queries, 1);
-    outcome_cleanup(&o);
-    twc_dns_forwarder_free(f);
-    srv_stop(&s);
+    fwd_close(f, &s, &o);
 }
 
 /* Over TCP the retry goes over TCP too. */
 static void test_forward_edns_refused_over_tcp(void **state)
 {
     struct srv s;
-    struct twc_resolv_conf rc;
     struct twc_dns_forward_opts fo = {.tcp = 1};
     twc_dns_forwarder *f;
     twc_dns_question q = question("old.example.", TWC_DNS_A);
     struct outcome o;
 
     (void)state;
-    srv_start(&s, M_NOEDNS);
-    s.rcode = TWC_DNS_FORMERR;
-    rc_init(&rc, &s, NULL);
-    f = twc_dns_forwarder_new(r, &rc, &fo, NULL);
+    f = fwd_open(&s, M_NOEDNS, TWC_DNS_FORMERR, &fo);
     ask(f, &q, 1, &o);
     assert_true(o.ok);
     assert_int_equal(((twc_dns_forward_reply *)o.value)->tcp, 1);
@@ -895,9 +872,7 @@ static void test_forward_edns_refused_over_tcp(void **state)
     assert_int_equal(s.opt_queries, 1);
     assert_int_equal(s.plain_queries, 1);
     assert_int_equal(s.udp_queries, 0);
-    outcome_cleanup(&o);
-    twc_dns_forwarder_free(f);
-    srv_stop(&s);
+    fwd_close(f, &s, &o);
 }
 
 /* The retry is bounded in time as well: when it goes unanswered the query
@@ -905,7 +880,6 @@ static void test_forward_edns_refused_over_tcp(void **state)
 static void test_forward_edns_retry_unanswered_returns_formerr(void **state)
 {
     struct srv s;
-    struct twc_resolv_conf rc;
     twc_dns_forwarder *f;
     twc_dns_question q = question("old.example.", TWC_DNS_A);
     struct outcome o;
@@ -914,10 +888,7 @@ static void test_forward_edns_retry_unanswered_returns_formerr(void **state)
     size_t nan;
 
     (void)state;
-    srv_start(&s, M_NOEDNS_SILENT);
-    s.rcode = TWC_DNS_FORMERR;
-    rc_init(&rc, &s, NULL); /* one server, 2 attempts, 2 s each */
-    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    f = fwd_open(&s, M_NOEDNS_SILENT, TWC_DNS_FORMERR, NULL); /* one server, 2 attempts, 2 s each */
     twc_deferred *d = twc_dns_forward_query(f, &q, TWC_DNS_F_RD, 1, 0);
     watch(d, &o);
     twc_deferred_unref(d);
@@ -938,9 +909,7 @@ static void test_forward_edns_retry_unanswered_returns_formerr(void **state)
     assert_int_equal(rcode, TWC_DNS_FORMERR);
     assert_int_equal(s.opt_queries, 1);
     assert_int_equal(s.plain_queries, 2);
-    outcome_cleanup(&o);
-    twc_dns_forwarder_free(f);
-    srv_stop(&s);
+    fwd_close(f, &s, &o);
 }
 
 /* The client sent EDNS with DO; the answer came back without OPT (retried
@@ -948,7 +917,6 @@ static void test_forward_edns_retry_unanswered_returns_formerr(void **state)
 static void test_forward_edns_retry_reply_fits_client(void **state)
 {
     struct srv s;
-    struct twc_resolv_conf rc;
     twc_dns_forwarder *f;
     twc_dns_query cq;
     struct outcome o;
@@ -965,10 +933,7 @@ static void test_forward_edns_retry_reply_fits_client(void **state)
     twc_dns_write_question(&w, &n, TWC_DNS_A, TWC_DNS_CLASS_IN);
     twc_dns_write_opt(&w, 4096, 0, 0x8000);
     assert_int_equal(twc_dns_query_parse(&cq, qbuf, twc_dns_writer_finish(&w)), 0);
-    srv_start(&s, M_NOEDNS);
-    s.rcode = TWC_DNS_FORMERR;
-    rc_init(&rc, &s, NULL);
-    f = twc_dns_forwarder_new(r, &rc, NULL, NULL);
+    f = fwd_open(&s, M_NOEDNS, TWC_DNS_FORMERR, NULL);
     twc_deferred *d = twc_dns_forward(f, &cq);
     watch(d, &o);
     twc_deferred_unref(d);
@@ -987,9 +952,7 @@ static void test_forward_edns_retry_reply_fits_client(void **state)
     twc_dns_msg_cleanup(&m);
     assert_int_equal(s.opt_queries, 1);
     assert_int_equal(s.plain_queries, 1);
-    outcome_cleanup(&o);
-    twc_dns_forwarder_free(f);
-    srv_stop(&s);
+    fwd_close(f, &s, &o);
 }
 
 static void test_forward_reply_matches(void **state)
