@@ -344,26 +344,60 @@ void twc_reactor_advance(twc_reactor *r, uint64_t ms)
 
 /* ---- call soon ---------------------------------------------------------------- */
 
-int twc_reactor_call_soon(twc_reactor *r, twc_call_fn fn, void *arg)
+/* Make room for n more calls beside the reserved slots. */
+static int soon_room(twc_reactor *r, size_t n)
 {
-    if (r->soon_len == r->soon_cap) {
-        size_t cap = r->soon_cap ? r->soon_cap * 2 : 64;
-        struct twc__call *q = malloc(cap * sizeof(*q));
-        size_t i;
+    size_t need = r->soon_len + r->soon_reserved + n, cap, i;
+    struct twc__call *q;
 
-        if (q == NULL)
-            return TWC_ENOMEM;
-        /* Unwrap the ring into the new array, oldest first. */
-        for (i = 0; i < r->soon_len; i++)
-            q[i] = r->soon[(r->soon_head + i) % r->soon_cap];
-        free(r->soon);
-        r->soon = q;
-        r->soon_cap = cap;
-        r->soon_head = 0;
-    }
+    if (need <= r->soon_cap)
+        return 0;
+    for (cap = r->soon_cap ? r->soon_cap * 2 : 64; cap < need; cap *= 2)
+        ;
+    if ((q = malloc(cap * sizeof(*q))) == NULL)
+        return TWC_ENOMEM;
+    /* Unwrap the ring into the new array, oldest first. */
+    for (i = 0; i < r->soon_len; i++)
+        q[i] = r->soon[(r->soon_head + i) % r->soon_cap];
+    free(r->soon);
+    r->soon = q;
+    r->soon_cap = cap;
+    r->soon_head = 0;
+    return 0;
+}
+
+static void soon_push(twc_reactor *r, twc_call_fn fn, void *arg)
+{
     r->soon[(r->soon_head + r->soon_len) % r->soon_cap] = (struct twc__call){fn, arg};
     r->soon_len++;
+}
+
+int twc_reactor_call_soon(twc_reactor *r, twc_call_fn fn, void *arg)
+{
+    if (soon_room(r, 1) < 0)
+        return TWC_ENOMEM;
+    soon_push(r, fn, arg);
     return 0;
+}
+
+int twc__reactor_soon_reserve(twc_reactor *r)
+{
+    if (soon_room(r, 1) < 0)
+        return TWC_ENOMEM;
+    r->soon_reserved++;
+    return 0;
+}
+
+void twc__reactor_call_soon_reserved(twc_reactor *r, twc_call_fn fn, void *arg)
+{
+    /* soon_len + soon_reserved <= soon_cap held before: the slot is there. */
+    r->soon_reserved--;
+    soon_push(r, fn, arg);
+}
+
+void twc__reactor_soon_release(twc_reactor *r)
+{
+    r->soon_reserved--;
 }
 
 size_t twc__soon_pass(twc_reactor *r)

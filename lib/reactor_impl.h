@@ -111,6 +111,8 @@ struct twc_reactor {
     size_t soon_head;
     size_t soon_len;
     size_t soon_cap;
+    size_t soon_reserved; /* slots promised (twc__reactor_soon_reserve):
+                             soon_len + soon_reserved <= soon_cap */
 
     /* call_from_thread: a locked list, and the wake channel (eventfd or pipe). */
     pthread_mutex_t tlock;

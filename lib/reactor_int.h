@@ -38,4 +38,14 @@ void **twc__reactor_slot(twc_reactor *r, enum twc__reactor_slot_id id);
 /* Nonzero when r was created with opts->fake_clock. */
 int twc__reactor_fake_clock(const twc_reactor *r);
 
+/* A call-soon slot kept for later, for a callback that must be queued when
+ * memory may have run out (a stream's connection_lost: delivering it from
+ * inside the call that closed, or never, would both break the protocol
+ * contract). reserve grows the queue now and fails only there (TWC_ENOMEM);
+ * call_soon_reserved then cannot fail and uses the slot up; release gives an
+ * unused one back. Loop thread only. */
+int twc__reactor_soon_reserve(twc_reactor *r);
+void twc__reactor_call_soon_reserved(twc_reactor *r, twc_call_fn fn, void *arg);
+void twc__reactor_soon_release(twc_reactor *r);
+
 #endif

@@ -14,9 +14,10 @@
  * The water marks of lib/transport_int.h apply to the queue.
  *
  * Closing: the fd is closed at once, but connection_lost always comes from the
- * loop through twc_reactor_call_soon, so a protocol never sees it from inside
- * its own write/lose/abort call. The struct lives until then, which is what
- * makes lose/abort from inside data_received safe.
+ * loop through a call-soon slot reserved when the stream was made, so a
+ * protocol never sees it from inside its own write/lose/abort call, even out
+ * of memory. The struct lives until then, which is what makes lose/abort from
+ * inside data_received safe.
  */
 #define _GNU_SOURCE
 #include "stream_int.h"
@@ -128,13 +129,12 @@ static void close_now(stream *s, int code)
     twc_buf_cleanup(&s->tail);
     if (!s->started) {
         /* Closed before start: no protocol, nothing to tell. */
+        twc__reactor_soon_release(s->base.reactor);
         return;
     }
-    if (twc_reactor_call_soon(s->base.reactor, on_lost, s) != 0) {
-        /* XXX: out of memory for the queue: delivering now breaks "never from
-         * inside the call", but losing connection_lost would leak the protocol. */
-        on_lost(s);
-    }
+    /* The slot reserved in twc__stream_new: this cannot fail, even out of
+     * memory, so connection_lost always comes, and always from the loop. */
+    twc__reactor_call_soon_reserved(s->base.reactor, on_lost, s);
 }
 
 static void do_shutdown(stream *s)
@@ -531,6 +531,10 @@ twc_transport *twc__stream_new(twc_reactor *r, int fd, int is_unix, twc_err *err
     s->io = twc_io_new(r, fd, on_io, s);
     if (s->io == NULL)
         goto fail;
+    if (twc__reactor_soon_reserve(r) < 0) { /* for connection_lost (close_now) */
+        twc_io_free(s->io);
+        goto fail;
+    }
     twc__transport_init(&s->base, is_unix ? &unix_ops : &tcp_ops, r);
     /* No cap of our own: the water marks bound the queue for protocols that
      * honour pause_producing, and the others have their reading paused. */

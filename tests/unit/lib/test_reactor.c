@@ -28,6 +28,8 @@
 #include "reactor.h"
 #include "reactor_impl.h"
 #include "reactor_int.h"
+#include "reactor_impl.h"
+#include "reactor_int.h"
 
 /* Every wait in these tests is bounded by this many ms per iteration. */
 #define WAIT_MS 2000
@@ -200,6 +202,38 @@ static void test_reactor_call_soon_ring_grows(void **state)
     assert_int_equal(log.n, 16);
     for (i = 0; i < 16; i++)
         assert_int_equal(log.order[i], i < 8 ? 1 : 2);
+    finish(r);
+}
+
+/* Reserved slots (lib/reactor_int.h): other calls never take them, so a
+ * reserved call needs no memory when it is made; FIFO order holds across
+ * both kinds; an unused slot can be given back. */
+static void test_reactor_call_soon_reserved(void **state)
+{
+    twc_reactor *r = new_reactor(*state, 0);
+    struct soon_log log = {.r = r};
+    struct soon_item a = {&log, 1, NULL}, b = {&log, 2, NULL};
+    size_t cap;
+    int i;
+
+    for (i = 0; i < 40; i++)
+        assert_int_equal(twc__reactor_soon_reserve(r), 0);
+    for (i = 0; i < 20; i++) {
+        assert_int_equal(twc_reactor_call_soon(r, on_soon, &a), 0);
+        assert_true(r->soon_cap >= r->soon_len + r->soon_reserved);
+    }
+    cap = r->soon_cap;
+    for (i = 0; i < 40; i++)
+        twc__reactor_call_soon_reserved(r, on_soon, &b);
+    assert_int_equal(r->soon_cap, cap); /* the slots were there: no allocation */
+    assert_int_equal(r->soon_reserved, 0);
+    assert_int_equal(twc_reactor_run_once(r, 0), 0);
+    assert_int_equal(log.n, 60);
+    for (i = 0; i < 60; i++)
+        assert_int_equal(log.order[i], i < 20 ? 1 : 2);
+    assert_int_equal(twc__reactor_soon_reserve(r), 0);
+    twc__reactor_soon_release(r);
+    assert_int_equal(r->soon_reserved, 0);
     finish(r);
 }
 
@@ -877,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_reactor_new_ignores_sigpipe),
         BOTH(test_reactor_call_soon_fifo_next_pass),
         BOTH(test_reactor_call_soon_ring_grows),
+        BOTH(test_reactor_call_soon_reserved),
         BOTH(test_reactor_io_pipe_readable),
         BOTH(test_reactor_io_level_triggered),
         BOTH(test_reactor_io_socketpair_read_write),
