@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "limits.h"
+#include "reactor_int.h"
 
 /* First and largest pause between UNIX connect retries after EAGAIN. */
 #define UNIX_RETRY_MIN_MS 5
@@ -49,12 +50,16 @@ struct twc_connector {
     unsigned in_callback : 1; /* inside the factory's callbacks */
     unsigned dead : 1;        /* freed: destroy after the queued outcome */
     unsigned call_queued : 1; /* deliver() is in the call-soon queue */
+    unsigned slot : 1;        /* a reserved call-soon slot for the outcome;
+                                 always held while CONNECTING */
 };
 
 static void destroy(twc_connector *c)
 {
     twc_factory *f = c->f;
 
+    if (c->slot)
+        twc__reactor_soon_release(c->r);
     twc_timer_free(c->timeout);
     twc_timer_free(c->retry);
     free(c);
@@ -160,10 +165,11 @@ static void queue_outcome(twc_connector *c, int code)
     c->state = QUEUED;
     if (c->call_queued)
         return;
-    if (twc_reactor_call_soon(c->r, deliver, c) == 0)
-        c->call_queued = 1;
-    else
-        finish(c, TWC_ENOMEM); /* XXX: cannot queue; report at once */
+    /* The slot the attempt reserved when it started: this cannot fail, so
+     * the outcome always comes from the loop, even out of memory. */
+    c->slot = 0;
+    c->call_queued = 1;
+    twc__reactor_call_soon_reserved(c->r, deliver, c);
 }
 
 static void on_writable(twc_io *io, unsigned events, void *arg)
@@ -235,6 +241,13 @@ int twc_connector_connect(twc_connector *c, twc_err *err)
 
     if (c->state != IDLE || c->dead)
         return twc_err_set(err, TWC_EINVAL, "a connection attempt is already in progress");
+    if (!c->slot) {
+        /* The outcome's call-soon slot, taken now so that queueing it later
+         * cannot fail: out of memory is refused here, before the attempt. */
+        if (twc__reactor_soon_reserve(c->r) < 0)
+            return twc_err_set(err, TWC_ENOMEM, "out of memory for a connection attempt");
+        c->slot = 1;
+    }
     c->state = CONNECTING;
     c->retry_ms = UNIX_RETRY_MIN_MS;
     c->fd = socket(twc_addr_family(&c->to), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -281,7 +294,10 @@ twc_connector *twc_connector_new(twc_reactor *r, const twc_addr *to, unsigned ti
     c->fd = -1;
     c->state = IDLE;
     twc_factory_do_start(f);
-    (void)twc_connector_connect(c, NULL);
+    if (twc_connector_connect(c, err) < 0) {
+        destroy(c); /* stops the factory again */
+        return NULL;
+    }
     return c;
 
 nomem:

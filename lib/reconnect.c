@@ -72,9 +72,10 @@ static void on_retry(twc_timer *t, void *arg)
     twc_reconnect *rc = arg;
 
     (void)t;
-    /* Fails only while an attempt is pending, and then its outcome
-     * schedules the next retry anyway. */
-    (void)twc_connector_connect(rc->c, NULL);
+    /* Fails while an attempt is pending (its outcome schedules the next
+     * retry anyway), or out of memory: then try again later. */
+    if (twc_connector_connect(rc->c, NULL) == TWC_ENOMEM)
+        schedule(rc);
 }
 
 static void on_made(struct twc__connector_hook *h, twc_transport *t)

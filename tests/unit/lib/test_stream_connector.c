@@ -7,6 +7,7 @@
  * from the loop. Loopback only.
  */
 #include "test_stream_util.h"
+#include "reactor_impl.h"
 
 #include <netinet/in.h>
 
@@ -261,6 +262,11 @@ static void test_stream_connector_success_from_loop(void **state)
     assert_int_equal(cf.failed, 0);
     twc_connector_free(c);
     twc_listener_free(l);
+    for (i = 0; i < 10; i++)
+        twc_reactor_run_once(ctx.r, 0);
+    /* Every slot reserved (the attempts', the four streams') was used or
+     * given back. */
+    assert_int_equal(ctx.r->soon_reserved, 0);
     ctx_end();
 }
 
