@@ -10,7 +10,7 @@
 #define TWC_READS_PER_WAKEUP 32            /* reads per fd per wakeup before yielding (libuv) */
 #define TWC_WRITE_HIGH_WATER (1024 * 1024) /* buffered output that pauses the producer */
 #define TWC_WRITE_LOW_WATER (64 * 1024)    /* buffered output that resumes it */
-#define TWC_SENDFILE_CHUNK (128 * 1024)   /* sendfile(2) bytes per connection per wakeup */
+#define TWC_SENDFILE_CHUNK (256 * 1024)   /* sendfile(2) bytes per connection per wakeup */
 #define TWC_SENDFILE_NOTSENT_LOWAT (32 * 1024) /* TCP_NOTSENT_LOWAT once a file is sent */
 #define TWC_LISTEN_BACKLOG 511             /* listen(2) backlog, as nginx */
 #define TWC_ACCEPTS_PER_WAKEUP 64          /* accept(2) calls per listener wakeup */
