@@ -176,14 +176,23 @@ stop_silent() {
     require dnsmasq
     printf '192.0.2.10 host.example.test\n2001:db8::10 host.example.test\n' \
         >"$BATS_TEST_TMPDIR/hosts"
-    start_silent
-    stop_silent
-    local port=$SILENT_PORT
-    dnsmasq --no-daemon --no-resolv --no-hosts --addn-hosts="$BATS_TEST_TMPDIR/hosts" \
-        --port="$port" --listen-address=127.0.0.1 --bind-interfaces --pid-file= \
-        --local-ttl=120 2>"$BATS_TEST_TMPDIR/dnsmasq.log" &
-    local pid=$!
-    run "$TWC" client wait --timeout 5 "tcp:127.0.0.1:$port"
+    # A port free for UDP may be taken for TCP (another test's connection):
+    # dnsmasq then exits at once, and we try another port.
+    local port pid attempt
+    for attempt in 1 2 3 4 5; do
+        start_silent
+        stop_silent
+        port=$SILENT_PORT
+        dnsmasq --no-daemon --no-resolv --no-hosts --addn-hosts="$BATS_TEST_TMPDIR/hosts" \
+            --port="$port" --listen-address=127.0.0.1 --bind-interfaces --pid-file= \
+            --local-ttl=120 2>"$BATS_TEST_TMPDIR/dnsmasq.log" &
+        pid=$!
+        run "$TWC" client wait --timeout 5 "tcp:127.0.0.1:$port"
+        kill -0 "$pid" 2>/dev/null && break
+        wait "$pid" 2>/dev/null || true
+        echo "# dnsmasq could not use port $port: $(cat "$BATS_TEST_TMPDIR/dnsmasq.log")" >&3
+    done
+    kill -0 "$pid"
     run "$TWC" client dns "@127.0.0.1:$port" host.example.test +short
     local short=$output st=$status
     run "$TWC" client dns "@127.0.0.1:$port" host.example.test AAAA --json
