@@ -45,22 +45,6 @@ struct cfg {
     struct twc_http_limits lim;
 };
 
-static uint32_t rng_next(uint32_t *s)
-{
-    uint32_t x = *s ? *s : 0x9e3779b9u; /* xorshift32 */
-
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *s = x;
-    return x;
-}
-
-static void log_put(twc_buf *log, const void *p, size_t n)
-{
-    CHECK(twc_buf_append(log, p, n) == 0);
-}
-
 static void log_u64(twc_buf *log, char tag, uint64_t v)
 {
     uint8_t b[9];

@@ -34,22 +34,6 @@ enum split {
     SPLIT_RANDOM
 };
 
-static uint32_t rng_next(uint32_t *s)
-{
-    uint32_t x = *s ? *s : 0x9e3779b9u; /* xorshift32 */
-
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *s = x;
-    return x;
-}
-
-static void log_put(twc_buf *log, const void *p, size_t n)
-{
-    CHECK(twc_buf_append(log, p, n) == 0);
-}
-
 static void log_u32(twc_buf *log, char tag, uint32_t v)
 {
     uint8_t b[5] = {(uint8_t)tag, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
